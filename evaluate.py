@@ -47,7 +47,7 @@ REAL_NAME = "x_train[:10000]"
 
 # The digit classifier: trained once, seeded, must reach 99% test accuracy.
 CLASSIFIER_SEED = 2014
-CLASSIFIER_EPOCHS = 4
+CLASSIFIER_EPOCHS = 10  # 99.3% test accuracy; 4 epochs stop just short of 99%
 CLASSIFIER_BATCH_SIZE = 128
 MIN_TEST_ACCURACY = 0.99
 FEATURES_LAYER = "features"  # the penultimate layer: what the Frechet distance compares
@@ -280,7 +280,7 @@ def train_classifier(x_train, y_train):
             y_train,
             batch_size=CLASSIFIER_BATCH_SIZE,
             epochs=CLASSIFIER_EPOCHS,
-            verbose=1,
+            verbose=1 if sys.stderr.isatty() else 2,  # a log file gets one line an epoch
         )
     return classifier
 

@@ -1,0 +1,71 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+GAN = ROOT / "gan.py"
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+def real_mnist_path():
+    path = os.environ.get("MNIST_PATH") or str(SHARED_MNIST)
+    return path if os.path.isfile(path) else None
+
+
+@pytest.fixture
+def mnist_path():
+    path = real_mnist_path()
+    if path is None:
+        pytest.skip("real MNIST not found: set MNIST_PATH or lay ../shared beside")
+    return path
+
+
+def run_gan(args, cwd, backend="tensorflow", mnist=None, timeout=600):
+    """Runs `python gan.py ARGS` in `cwd`; returns the CompletedProcess."""
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONHASHSEED="0")
+    env["MNIST_PATH"] = mnist or ""
+    return subprocess.run(
+        [sys.executable, str(GAN), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_python(code, backend, timeout=600):
+    """Runs `code` in a fresh interpreter on `backend` (Keras picks it at import)."""
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def backend_available(name):
+    try:
+        __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[name])
+    except ImportError:
+        return False
+    return True
+
+
+def backends(*names):
+    """pytest params for `names`, skipped where the package is not installed."""
+    return [
+        pytest.param(
+            n,
+            marks=pytest.mark.skipif(
+                not backend_available(n), reason=f"{n} is not installed"
+            ),
+        )
+        for n in names
+    ]

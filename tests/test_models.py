@@ -1,0 +1,82 @@
+"""The three models are the original's, layer for layer."""
+
+import keras
+import numpy as np
+
+import gan
+
+
+def layer_summary(model):
+    return [
+        (type(layer).__name__, getattr(layer, "units", None))
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+
+
+def count(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def test_generator_layers_and_parameters():
+    generator = gan.build_generator()
+    block = [("LeakyReLU", None), ("BatchNormalization", None)]
+    assert layer_summary(generator) == (
+        [("Dense", 256), *block, ("Dense", 512), *block, ("Dense", 1024), *block]
+        + [("Dense", 784), ("Reshape", None)]
+    )
+    assert generator.count_params() == 1_493_520
+    assert count(generator.trainable_weights) == 1_489_936
+    assert count(generator.non_trainable_weights) == 3_584
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.LeakyReLU):
+            assert np.isclose(layer.negative_slope, 0.2)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert np.isclose(layer.momentum, 0.8)
+    assert generator.layers[-2].activation.__name__ == "tanh"
+
+
+def test_generator_maps_noise_to_images_in_range():
+    generator = gan.build_generator()
+    images = generator.predict_on_batch(gan.sample_noise(7))
+    assert images.shape == (7, 28, 28, 1)
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_discriminator_layers_parameters_and_compile():
+    discriminator = gan.build_discriminator()
+    assert layer_summary(discriminator) == [
+        ("Flatten", None),
+        ("Dense", 512),
+        ("LeakyReLU", None),
+        ("Dense", 256),
+        ("LeakyReLU", None),
+        ("Dense", 1),
+    ]
+    assert discriminator.count_params() == 533_505
+    assert discriminator.layers[-1].activation.__name__ == "sigmoid"
+    optimizer = discriminator.optimizer
+    assert isinstance(optimizer, keras.optimizers.Adam)
+    assert np.isclose(float(optimizer.learning_rate), 0.0002)
+    assert np.isclose(optimizer.beta_1, 0.5)
+    assert discriminator.loss == "binary_crossentropy"
+    # [loss, accuracy], as the loop's log line expects
+    images = np.zeros((4, 28, 28, 1), "float32")
+    assert len(discriminator.test_on_batch(images, gan.ones(4))) == 2
+
+
+def test_combined_chains_generator_into_discriminator_with_its_own_adam():
+    generator = gan.build_generator()
+    discriminator = gan.build_discriminator()
+    combined = gan.build_combined(generator, discriminator)
+    assert combined.input_shape == (None, 100)
+    assert combined.output_shape == (None, 1)
+    assert generator in combined.layers and discriminator in combined.layers
+    assert isinstance(combined.optimizer, keras.optimizers.Adam)
+    assert combined.optimizer is not discriminator.optimizer
+    assert np.isclose(float(combined.optimizer.learning_rate), 0.0002)
+    assert np.isclose(combined.optimizer.beta_1, 0.5)
+    assert combined.loss == "binary_crossentropy"
+    z = gan.sample_noise(3)
+    expected = discriminator.predict_on_batch(generator.predict_on_batch(z))
+    np.testing.assert_allclose(combined.predict_on_batch(z), expected, atol=1e-6)

@@ -1,0 +1,79 @@
+"""Each training phase moves its own network and nothing else, on every backend.
+
+This is the trap a naive Keras 3 port falls into: `trainable` is read when a train
+function first runs, so the original order leaves the discriminator frozen for good
+while the losses still print.
+"""
+
+import json
+
+import pytest
+
+from conftest import backends, run_python
+
+PHASE_CHECK = """
+import json, warnings
+import numpy as np
+import keras
+import gan
+
+keras.utils.set_random_seed(0)
+generator = gan.build_generator()
+discriminator = gan.build_discriminator()
+combined = gan.build_combined(generator, discriminator)
+real = np.random.uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+
+def snapshot(weights):
+    return [keras.ops.convert_to_numpy(w).copy() for w in weights]
+
+def moved(before, weights):
+    return [bool(np.any(b != a)) for b, a in zip(before, snapshot(weights))]
+
+report = []
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for call in range(3):
+        g, d = snapshot(generator.weights), snapshot(discriminator.weights)
+        loss, acc = gan.train_discriminator(generator, discriminator, real)
+        d_phase = dict(d_moved=moved(d, discriminator.weights),
+                       g_moved=moved(g, generator.weights))
+        g = snapshot(generator.trainable_weights)
+        g_all, d = snapshot(generator.weights), snapshot(discriminator.weights)
+        g_loss = gan.train_generator(combined, discriminator, 16)
+        g_phase = dict(g_moved=moved(g, generator.trainable_weights),
+                       d_moved=moved(d, discriminator.weights))
+        report.append(dict(d_phase=d_phase, g_phase=g_phase,
+                           losses=[float(loss), float(acc), float(g_loss)]))
+messages = [str(w.message) for w in caught]
+print("REPORT" + json.dumps(dict(calls=report, warnings=messages)))
+"""
+
+
+@pytest.fixture(scope="module", params=backends("tensorflow", "jax", "torch"))
+def phase_report(request):
+    result = run_python(PHASE_CHECK, request.param)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [x for x in result.stdout.splitlines() if x.startswith("REPORT")][-1]
+    return json.loads(line[len("REPORT") :])
+
+
+def test_discriminator_phase_moves_every_discriminator_weight_only(phase_report):
+    for call in phase_report["calls"]:
+        assert len(call["d_phase"]["d_moved"]) == 6
+        assert all(call["d_phase"]["d_moved"]), call
+        assert not any(call["d_phase"]["g_moved"]), call
+
+
+def test_generator_phase_moves_every_trainable_generator_weight_only(phase_report):
+    for call in phase_report["calls"]:
+        assert len(call["g_phase"]["g_moved"]) == 14
+        assert all(call["g_phase"]["g_moved"]), call
+        assert not any(call["g_phase"]["d_moved"]), call
+
+
+def test_phases_warn_nothing_and_report_sane_numbers(phase_report):
+    assert not [m for m in phase_report["warnings"] if "trainable" in m]
+    for call in phase_report["calls"]:
+        d_loss, d_acc, g_loss = call["losses"]
+        assert d_loss > 0 and g_loss > 0
+        assert 0 <= d_acc <= 1
