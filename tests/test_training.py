@@ -1,0 +1,134 @@
+"""Real runs on real MNIST: the log, the grids, the saved generator, and learning."""
+
+import re
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import gan
+from conftest import backends, run_gan
+
+LOG_LINE = re.compile(
+    r"^(\d+) \[D loss: \d+\.\d{6}, acc\.: \d+\.\d{2}%\] \[G loss: \d+\.\d{6}\]$"
+)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    mnist = pytest.importorskip("conftest").real_mnist_path()
+    if mnist is None:
+        pytest.skip("real MNIST not found")
+    cwd = tmp_path_factory.mktemp("run")
+    args = "--iterations 301 --sample-interval 100 --checkpoint-interval 100"
+    result = run_gan(args.split(), cwd, mnist=mnist)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, result
+
+
+def test_prints_the_original_log_line_every_sample_interval(short_run):
+    _, result = short_run
+    lines = result.stdout.splitlines()
+    assert [LOG_LINE.match(line).group(1) for line in lines] == [
+        "0",
+        "100",
+        "200",
+        "300",
+    ]
+
+
+def test_saves_a_5x5_gray_grid_every_sample_interval(short_run):
+    cwd, _ = short_run
+    grids = sorted(p.name for p in (cwd / "images").glob("[0-9]*.png"))
+    assert grids == ["0.png", "100.png", "200.png", "300.png"]
+    image = np.asarray(Image.open(cwd / "images" / "300.png").convert("RGB"))
+    assert image.shape == (480, 640, 3)
+    assert np.array_equal(image[..., 0], image[..., 1])  # gray
+    # 5 x 5 tiles: the rows and columns that hold digits form 5 separate runs
+    ink = image[..., 0] < 250
+    for axis in (0, 1):
+        filled = ink.any(axis=1 - axis).astype(int)
+        assert np.count_nonzero(np.diff(filled) == 1) == 5
+
+
+def test_saves_a_generator_that_loads_and_makes_digits_shaped_images(short_run):
+    cwd, _ = short_run
+    generator = keras.saving.load_model(cwd / "saved_model" / "generator.keras")
+    assert generator.count_params() == 1_493_520
+    images = generator.predict_on_batch(gan.sample_noise(8))
+    assert images.shape == (8, 28, 28, 1)
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_both_networks_learn_on_real_data(mnist_path):
+    """A few hundred iterations: D tells real from fake, G's digits look like MNIST.
+
+    With the discriminator frozen by mistake, D stays near chance and its weights
+    never move; with the generator frozen, its images stay grey noise.
+    """
+    x_train = gan.load_mnist(mnist_path)
+    keras.utils.set_random_seed(3)
+    generator = gan.build_generator()
+    discriminator = gan.build_discriminator()
+    combined = gan.build_combined(generator, discriminator)
+    real_mean = x_train[:5000].mean(axis=0)
+    z = gan.sample_noise(256)
+
+    def distance_to_real_mean():
+        return float(
+            np.abs(generator.predict_on_batch(z).mean(axis=0) - real_mean).mean()
+        )
+
+    start_distance = distance_to_real_mean()
+    g_losses = []
+    for _ in range(300):
+        real_images = x_train[np.random.randint(0, len(x_train), 32)]
+        gan.train_discriminator(generator, discriminator, real_images)
+        g_losses.append(gan.train_generator(combined, discriminator, 32))
+
+    # D: right about most held-out real images and fresh fakes
+    real = x_train[np.random.randint(0, len(x_train), 256)]
+    fake = generator.predict_on_batch(gan.sample_noise(256))
+    d_real = discriminator.predict_on_batch(real)
+    d_fake = discriminator.predict_on_batch(fake)
+    accuracy = (np.mean(d_real > 0.5) + np.mean(d_fake < 0.5)) / 2
+    assert accuracy > 0.8
+    # G: its mean image moved well towards MNIST's (dark background, bright strokes)
+    assert distance_to_real_mean() < 0.75 * start_distance
+
+
+def run_lines(tmp_path, name, seed, backend="tensorflow", mnist=None):
+    cwd = tmp_path / name
+    cwd.mkdir()
+    args = ["--iterations", "41", "--sample-interval", "10", "--seed", str(seed)]
+    result = run_gan(args, cwd, backend=backend, mnist=mnist)
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = keras.saving.load_model(
+        cwd / "saved_model" / "generator.keras"
+    ).get_weights()
+    return result.stdout.splitlines(), weights
+
+
+def test_same_seed_same_run_other_seed_other_run(tmp_path, mnist_path):
+    lines_a, weights_a = run_lines(tmp_path, "a", 5, mnist=mnist_path)
+    lines_b, weights_b = run_lines(tmp_path, "b", 5, mnist=mnist_path)
+    lines_c, weights_c = run_lines(tmp_path, "c", 6, mnist=mnist_path)
+    assert len(lines_a) == 5
+    assert lines_a == lines_b
+    assert all(np.array_equal(a, b) for a, b in zip(weights_a, weights_b))
+    assert lines_a != lines_c
+    assert not all(np.array_equal(a, c) for a, c in zip(weights_a, weights_c))
+
+
+@pytest.mark.parametrize("backend", backends("jax", "torch"))
+def test_trains_on_other_backends(tmp_path, mnist_path, backend):
+    lines, weights = run_lines(tmp_path, backend, 5, backend=backend, mnist=mnist_path)
+    assert [LOG_LINE.match(line).group(1) for line in lines] == [
+        "0",
+        "10",
+        "20",
+        "30",
+        "40",
+    ]
+    assert len(weights) == 20
