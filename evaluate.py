@@ -1,13 +1,14 @@
-"""How good are the GAN's samples? The GAN paper's own measure, and a digit classifier's.
+"""How good are the GAN's samples? By the GAN paper's measure and a digit classifier's.
 
-Goodfellow et al. (2014), "Generative Adversarial Nets", Table 1, scored MNIST generators
-with a Gaussian Parzen window: fit it to 10,000 generated samples, report the mean
-log-likelihood of the 10,000 MNIST test images under it. This script repeats that
-protocol for a generator saved by gan.py, and adds four figures from a small digit
-classifier (trained once, cached in saved_model/): the classifier score (the Inception
-Score with this classifier), the Frechet distance of its features (FID with this
-classifier), how many digit classes the samples cover, and how far the histogram of
-their classes is from uniform. The same figures for real MNIST images give the ceiling.
+Goodfellow et al. (2014), "Generative Adversarial Nets", Table 1, scored MNIST
+generators with a Gaussian Parzen window: fit it to 10,000 generated samples, report
+the mean log-likelihood of the 10,000 MNIST test images under it. This script repeats
+that protocol for a generator saved by gan.py, and adds four figures from a small
+digit classifier (trained once, cached in saved_model/): the classifier score (the
+Inception Score with this classifier), the Frechet distance of its features (FID with
+this classifier), how many digit classes the samples cover, and how far the histogram
+of their classes is from uniform. The same figures for real MNIST images give the
+ceiling.
 
 Run it with `python evaluate.py [GENERATOR]`; `--json` prints one JSON object instead of
 the table. Progress goes to stderr, the figures to stdout.
@@ -21,10 +22,9 @@ import sys
 
 import numpy as np
 
+import gan  # first: it quiets TensorFlow's start-up log before Keras loads
 import keras
 from keras import layers
-
-import gan
 
 # -----------------------------------------------------------------------------
 # Constants
@@ -55,7 +55,7 @@ NUM_CLASSES = 10
 COVERAGE = 0.01  # a class counts as covered when it gets at least 1% of the samples
 PREDICT_BATCH = 500
 
-# Goodfellow et al. (2014), Table 1, MNIST: Parzen window log-likelihood, standard error.
+# Goodfellow et al. (2014), Table 1, MNIST: Parzen log-likelihood and standard error.
 PAPER_TABLE_1 = [
     ("Adversarial nets", 225, 2),
     ("Deep GSN", 214, 1.1),
@@ -86,11 +86,14 @@ def load_mnist_arrays(path=gan.MNIST_PATH):
     x_train = gan.read_mnist_npz(path)  # its checks: exists, readable, shape, dtype
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("y_train", "x_test", "y_test") if k not in data.files]
+            missing = [
+                k for k in ("y_train", "x_test", "y_test") if k not in data.files
+            ]
             if missing:
                 raise gan.InputError(
-                    f"MNIST file {path!r} has no {missing} (it has {sorted(data.files)}); "
-                    "use an npz in keras.datasets.mnist's layout"
+                    f"MNIST file {path!r} has no {missing} (it has "
+                    f"{sorted(data.files)}); use an npz in keras.datasets.mnist's "
+                    "layout"
                 )
             y_train, x_test, y_test = data["y_train"], data["x_test"], data["y_test"]
     except gan.InputError:
@@ -145,8 +148,9 @@ def to_unit_interval(images):
 def load_generator(path):
     """The Keras model at path, checked to map (LATENT_DIM,) noise to 28x28x1 images."""
     if not os.path.isfile(path):
+        problem = "is a folder" if os.path.isdir(path) else "does not exist"
         raise gan.InputError(
-            f"generator file {path!r} does not exist; train one with `python gan.py` "
+            f"generator file {path!r} {problem}; train one with `python gan.py` "
             "or pass the path of a generator.keras"
         )
     try:
@@ -176,7 +180,9 @@ def generate_samples(generator, n=N_SAMPLES, seed=SEED):
     seed alone, not on what else ran before in this process.
     """
     noise = np.random.default_rng(seed).standard_normal((n, gan.LATENT_DIM))
-    images = generator.predict(noise.astype("float32"), batch_size=PREDICT_BATCH, verbose=0)
+    images = generator.predict(
+        noise.astype("float32"), batch_size=PREDICT_BATCH, verbose=0
+    )
     images = np.asarray(images, dtype="float64").reshape(n, -1)
     return 0.5 * images + 0.5  # tanh's [-1, 1] -> [0, 1], as gan.py shows them
 
@@ -201,12 +207,16 @@ def parzen_log_likelihoods(x, centres, sigmas, batch_size=PARZEN_BATCH):
     result = np.empty((len(sigmas), len(x)))
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size]
-        # |x - mu|^2 = |x|^2 + |mu|^2 - 2 x.mu: one matrix product, never an n x N x D array.
-        sq_dist = np.sum(batch**2, axis=1)[:, None] + centres_sq - 2.0 * batch @ centres.T
+        # |x - mu|^2 = |x|^2 + |mu|^2 - 2 x.mu: a matrix product, no n x N x D array.
+        sq_dist = (
+            np.sum(batch**2, axis=1)[:, None] + centres_sq - 2.0 * batch @ centres.T
+        )
         np.maximum(sq_dist, 0.0, out=sq_dist)  # round-off can dip just below zero
         for i, sigma in enumerate(sigmas):
             log_kernels = sq_dist / (-2.0 * sigma**2)
-            result[i, start : start + batch_size] = log_sum_exp(log_kernels) - log_norm[i]
+            result[i, start : start + batch_size] = (
+                log_sum_exp(log_kernels) - log_norm[i]
+            )
     return result
 
 
@@ -226,16 +236,16 @@ def parzen_log_likelihood(x, centres, sigma, batch_size=PARZEN_BATCH):
 
 
 def select_sigma(centres, validation, sigmas=SIGMAS):
-    """The sigma of the grid under which the validation images are likeliest on average."""
+    """The grid's sigma under which the validation images are likeliest on average."""
     mean_ll = parzen_log_likelihoods(validation, centres, sigmas).mean(axis=1)
     return float(sigmas[np.argmax(mean_ll)])
 
 
 def parzen_score(centres, validation, test):
-    """(mean log-likelihood of test, its standard error, the sigma chosen on validation)."""
+    """(mean log-likelihood of test, its standard error, sigma chosen on validation)."""
     sigma = select_sigma(centres, validation)
     ll = parzen_log_likelihood(test, centres, sigma)
-    # np.std as the paper's script computes it (ddof=0): std / sqrt(number of test images).
+    # np.std with ddof=0, as the paper's script: std / sqrt(number of test images).
     return float(ll.mean()), float(ll.std() / np.sqrt(len(ll))), sigma
 
 
@@ -272,7 +282,10 @@ def train_classifier(x_train, y_train):
     """A classifier trained on all 60,000 training images, seeded."""
     keras.utils.set_random_seed(CLASSIFIER_SEED)
     classifier = build_classifier()
-    log(f"Training the digit classifier ({CLASSIFIER_EPOCHS} epochs, once; cached after).")
+    log(
+        f"Training the digit classifier: {CLASSIFIER_EPOCHS} epochs, once, then cached."
+    )
+    progress = 1 if sys.stderr.isatty() else 2  # a log file gets one line an epoch
     # Keras's progress bar writes to stdout, which belongs to the figures.
     with contextlib.redirect_stdout(sys.stderr):
         classifier.fit(
@@ -280,7 +293,7 @@ def train_classifier(x_train, y_train):
             y_train,
             batch_size=CLASSIFIER_BATCH_SIZE,
             epochs=CLASSIFIER_EPOCHS,
-            verbose=1 if sys.stderr.isatty() else 2,  # a log file gets one line an epoch
+            verbose=progress,
         )
     return classifier
 
@@ -298,15 +311,17 @@ def load_or_train_classifier(x_train, y_train, path=CLASSIFIER_PATH):
             ) from None
         if classifier.output_shape != (None, NUM_CLASSES):
             raise gan.InputError(
-                f"cached classifier {path!r} has output shape {classifier.output_shape}; "
-                "delete it and run again to retrain it"
+                f"cached classifier {path!r} has output shape "
+                f"{classifier.output_shape}; delete it and run again to retrain it"
             )
         return classifier
     check_writable(os.path.dirname(path) or ".")
     classifier = train_classifier(x_train, y_train)
     # A temporary name in the same folder, then a rename: an interrupted save never
     # leaves a half-written file that the next run would take for the cache.
-    temporary = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-classifier.keras")
+    temporary = os.path.join(
+        os.path.dirname(path), f".tmp-{os.getpid()}-classifier.keras"
+    )
     try:
         classifier.save(temporary)
         os.replace(temporary, path)
@@ -334,7 +349,8 @@ def check_writable(folder):
 def classifier_outputs(classifier, images):
     """(penultimate features, class probabilities) for rows of pixels in [0, 1]."""
     both = keras.Model(
-        classifier.inputs, [classifier.get_layer(FEATURES_LAYER).output, classifier.output]
+        classifier.inputs,
+        [classifier.get_layer(FEATURES_LAYER).output, classifier.output],
     )
     features, probabilities = both.predict(
         as_classifier_input(images), batch_size=PREDICT_BATCH, verbose=0
@@ -407,7 +423,7 @@ def classes_covered(histogram):
 
 
 def kl_from_uniform(histogram):
-    """KL(histogram || uniform) in nats: 0 when balanced, log(10) = 2.30 for one digit."""
+    """KL(histogram || uniform), nats: 0 when balanced, log(10) = 2.30 for one digit."""
     h = np.asarray(histogram, dtype="float64")
     h = h[h > 0]
     return float(np.sum(h * np.log(h * NUM_CLASSES)))
@@ -447,15 +463,23 @@ def evaluate(generator, classifier, x_train, x_test, y_test, seed=SEED):
         )
 
     log(f"Scoring {N_SAMPLES:,} generated samples (noise seed {seed}).")
-    figures = score(generate_samples(generator, N_SAMPLES, seed), validation, test,
-                    classifier, test_features)
+    figures = score(
+        generate_samples(generator, N_SAMPLES, seed),
+        validation,
+        test,
+        classifier,
+        test_features,
+    )
     log(f"Scoring the real row: {REAL_NAME} in the samples' place.")
     real = to_unit_interval(x_train[REAL_SAMPLES])
-    figures["real"] = {"images": REAL_NAME,
-                       **score(real, validation, test, classifier, test_features)}
+    figures["real"] = {
+        "images": REAL_NAME,
+        **score(real, validation, test, classifier, test_features),
+    }
     figures.update(
         seed=seed,
         n_samples=N_SAMPLES,
+        n_test=len(x_test),
         classifier_test_accuracy=accuracy,
         paper_table_1={name: [ll, se] for name, ll, se in PAPER_TABLE_1},
     )
@@ -476,9 +500,10 @@ def format_table(figures, generator_path):
 
     lines = [
         f"Samples: {figures['n_samples']:,} from {generator_path} (noise seed "
-        f"{figures['seed']}). Real row: the training images {REAL_NAME} in their place.",
-        f"Both are scored against the {N_SAMPLES:,} MNIST test images; the classifier's "
-        f"test accuracy is {100 * figures['classifier_test_accuracy']:.2f}%.",
+        f"{figures['seed']}). Real row: the training images {REAL_NAME} in their "
+        f"place. Both are scored against the {figures['n_test']:,} MNIST test images; "
+        "the classifier's test accuracy is "
+        f"{100 * figures['classifier_test_accuracy']:.2f}%.",
         "",
         "| Model | Parzen log-likelihood | sigma | Classifier score | FID "
         "| Classes covered | KL from uniform |",
@@ -498,7 +523,9 @@ def format_table(figures, generator_path):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "generator", nargs="?", default=GENERATOR_PATH,
+        "generator",
+        nargs="?",
+        default=GENERATOR_PATH,
         help=f"a generator saved by gan.py (default {GENERATOR_PATH})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -1,0 +1,307 @@
+"""Tests for evaluate.py: the maths against known answers, the command line's errors.
+
+Small synthetic arrays only: no MNIST, no classifier training.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import keras
+from keras import layers
+
+import evaluate
+import gan
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+D = 784
+
+
+def log_norm(sigma, dim=D):
+    return dim * np.log(sigma * np.sqrt(2 * np.pi))
+
+
+def naive_parzen(x, centres, sigma):
+    """The formula written out, one test point at a time."""
+    out = []
+    for point in x:
+        terms = -np.sum((point - centres) ** 2, axis=1) / (2 * sigma**2)
+        top = terms.max()
+        out.append(
+            top + np.log(np.mean(np.exp(terms - top))) - log_norm(sigma, x.shape[1])
+        )
+    return np.array(out)
+
+
+# -----------------------------------------------------------------------------
+# Parzen window
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.3, 1.0])
+def test_parzen_one_centre_at_the_point_itself(sigma):
+    x = np.random.default_rng(0).random((1, D))
+    ll = evaluate.parzen_log_likelihood(x, x.copy(), sigma)
+    # exp(0) = 1 for the only kernel: all that is left is the normaliser.
+    assert ll[0] == pytest.approx(-log_norm(sigma), abs=1e-9)
+
+
+def test_parzen_far_points_do_not_underflow():
+    centres = np.zeros((3, D))
+    x = np.full((2, D), 10.0)  # squared distance 78,400: exp(-3.9e6) is 0 in float64
+    ll = evaluate.parzen_log_likelihood(x, centres, 0.1)
+    expected = -D * 100.0 / (2 * 0.1**2) - log_norm(0.1)
+    assert np.all(np.isfinite(ll))
+    np.testing.assert_allclose(ll, expected, rtol=1e-12)
+
+
+def test_parzen_mixes_kernels_by_their_mean():
+    # Two centres at squared distances 0 and 2 from x (sigma 1): log((1 + e^-1) / 2).
+    x = np.zeros((1, 2))
+    centres = np.array([[0.0, 0.0], [1.0, 1.0]])
+    ll = evaluate.parzen_log_likelihood(x, centres, 1.0)
+    expected = np.log((1 + np.exp(-1.0)) / 2) - log_norm(1.0, dim=2)
+    assert ll[0] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 1000])
+def test_parzen_batches_agree_with_the_formula(batch_size):
+    rng = np.random.default_rng(1)
+    x, centres = rng.random((23, 50)), rng.random((40, 50))
+    ll = evaluate.parzen_log_likelihood(x, centres, 0.2, batch_size=batch_size)
+    np.testing.assert_allclose(ll, naive_parzen(x, centres, 0.2), rtol=1e-10)
+
+
+def test_parzen_several_sigmas_match_one_at_a_time():
+    rng = np.random.default_rng(2)
+    x, centres = rng.random((5, 30)), rng.random((8, 30))
+    sigmas = [0.1, 0.5]
+    both = evaluate.parzen_log_likelihoods(x, centres, sigmas)
+    assert both.shape == (2, 5)
+    for row, sigma in zip(both, sigmas):
+        np.testing.assert_allclose(row, naive_parzen(x, centres, sigma), rtol=1e-10)
+
+
+@pytest.mark.parametrize("index", [0, 3, 6, 9])
+def test_select_sigma_picks_the_grid_value_built_for(index):
+    # One centre, validation points all at distance r: the mean log-likelihood
+    # -r^2 / (2 sigma^2) - D log sigma peaks at sigma = r / sqrt(D).
+    sigma = evaluate.SIGMAS[index]
+    directions = np.random.default_rng(3).normal(size=(20, D))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    validation = directions * sigma * np.sqrt(D)
+    chosen = evaluate.select_sigma(np.zeros((1, D)), validation)
+    assert chosen == pytest.approx(sigma)
+
+
+def test_parzen_score_reports_mean_and_standard_error():
+    rng = np.random.default_rng(4)
+    centres, validation, test = (
+        rng.random((30, 20)),
+        rng.random((10, 20)),
+        rng.random((16, 20)),
+    )
+    mean, se, sigma = evaluate.parzen_score(centres, validation, test)
+    ll = naive_parzen(test, centres, sigma)
+    assert sigma in evaluate.SIGMAS
+    assert mean == pytest.approx(ll.mean())
+    assert se == pytest.approx(ll.std() / 4.0)  # std / sqrt(16)
+
+
+# -----------------------------------------------------------------------------
+# Classifier figures
+
+
+def test_classifier_score_is_one_for_identical_predictions():
+    probabilities = np.tile([0.7, 0.2, 0.1] + [0.0] * 7, (50, 1))
+    assert evaluate.classifier_score(probabilities) == pytest.approx(1.0)
+
+
+def test_classifier_score_is_ten_for_confident_balanced_predictions():
+    probabilities = np.eye(10)[np.arange(100) % 10]
+    assert evaluate.classifier_score(probabilities) == pytest.approx(10.0)
+
+
+def test_classifier_score_drops_when_a_class_is_missing():
+    probabilities = np.eye(10)[np.arange(90) % 9]  # confident, but only nine digits
+    assert evaluate.classifier_score(probabilities) == pytest.approx(9.0)
+
+
+def test_frechet_distance_of_a_set_to_itself_is_zero():
+    features = np.random.default_rng(5).normal(size=(500, 16)) @ np.diag(
+        np.arange(1, 17)
+    )
+    assert evaluate.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_sees_a_shifted_mean():
+    features = np.random.default_rng(6).normal(size=(200, 4))
+    shifted = features + np.array([3.0, 0.0, 4.0, 0.0])
+    assert evaluate.frechet_distance(features, shifted) == pytest.approx(25.0)
+
+
+def test_frechet_distance_with_covariances_that_do_not_commute():
+    # cov_b = cov_a^-1/2 M^2 cov_a^-1/2 makes tr sqrtm(cov_a cov_b) = tr M exactly.
+    rng = np.random.default_rng(7)
+    a, m = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    cov_a, m = a @ a.T + np.eye(5), m @ m.T + np.eye(5)
+    w, v = np.linalg.eigh(cov_a)
+    inv_sqrt_a = (v / np.sqrt(w)) @ v.T
+    cov_b = inv_sqrt_a @ m @ m @ inv_sqrt_a
+    mean_a, mean_b = np.zeros(5), np.ones(5)
+    expected = 5.0 + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(m)
+    got = evaluate.gaussian_frechet_distance(mean_a, cov_a, mean_b, cov_b)
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert evaluate.gaussian_frechet_distance(
+        mean_b, cov_b, mean_a, cov_a
+    ) == pytest.approx(expected, rel=1e-9)
+
+
+def test_balanced_classes_are_all_covered_and_uniform():
+    histogram = evaluate.class_histogram(np.eye(10)[np.arange(1000) % 10])
+    assert evaluate.classes_covered(histogram) == 10
+    assert evaluate.kl_from_uniform(histogram) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_one_class_covers_one_and_is_log_ten_from_uniform():
+    histogram = evaluate.class_histogram(np.eye(10)[np.full(300, 4)])
+    assert evaluate.classes_covered(histogram) == 1
+    assert evaluate.kl_from_uniform(histogram) == pytest.approx(np.log(10))
+
+
+def test_a_class_needs_one_percent_to_count_as_covered():
+    counts = np.array([10, 9] + [0] * 8)  # of 1,000: 1.0% and 0.9%
+    labels = np.concatenate(
+        [np.full(c, k) for k, c in enumerate(counts)] + [np.full(981, 5)]
+    )
+    histogram = evaluate.class_histogram(np.eye(10)[labels])
+    assert evaluate.classes_covered(histogram) == 2  # class 0 and class 5, not class 1
+
+
+def test_classifier_gives_features_and_probabilities():
+    classifier = evaluate.build_classifier()
+    images = np.random.default_rng(8).random((6, D))
+    features, probabilities = evaluate.classifier_outputs(classifier, images)
+    assert features.shape == (6, 128)
+    assert probabilities.shape == (6, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+# -----------------------------------------------------------------------------
+# Samples and the whole evaluation, small
+
+
+def test_samples_are_seeded_and_in_unit_range():
+    keras.utils.set_random_seed(0)
+    generator = gan.build_generator()
+    first = evaluate.generate_samples(generator, n=8, seed=11)
+    np.random.seed(99)  # other users of NumPy's global generator must not matter
+    again = evaluate.generate_samples(generator, n=8, seed=11)
+    other = evaluate.generate_samples(generator, n=8, seed=12)
+    assert first.shape == (8, D)
+    assert first.min() >= 0.0 and first.max() <= 1.0
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_evaluate_reports_every_figure_for_both_rows(monkeypatch):
+    monkeypatch.setattr(evaluate, "N_SAMPLES", 40)
+    monkeypatch.setattr(evaluate, "REAL_SAMPLES", slice(0, 40))
+    monkeypatch.setattr(evaluate, "VALIDATION", slice(40, 60))
+    rng = np.random.default_rng(9)
+    x_train = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    x_test = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    y_test = rng.integers(0, 10, 30)
+    keras.utils.set_random_seed(0)
+    figures = evaluate.evaluate(
+        gan.build_generator(), evaluate.build_classifier(), x_train, x_test, y_test
+    )
+    keys = {
+        "parzen_ll",
+        "parzen_se",
+        "parzen_sigma",
+        "classifier_score",
+        "fid",
+        "classes_covered",
+        "kl_uniform",
+    }
+    assert keys <= figures.keys()
+    assert keys | {"images"} == figures["real"].keys()
+    for row in (figures, figures["real"]):
+        assert all(np.isfinite(row[key]) for key in keys)
+    assert json.loads(json.dumps(figures))["real"]["images"] == "x_train[:10000]"
+    table = evaluate.format_table(figures, "g.keras")
+    assert "| This generator |" in table and "225 +- 2" in table
+
+
+# -----------------------------------------------------------------------------
+# Command line: bad input is one sentence and a non-zero exit
+
+
+def error_of(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(argv)
+    message = str(exit_info.value.code)
+    assert message.startswith("evaluate.py: error: ")
+    return message
+
+
+def test_missing_generator_file(tmp_path):
+    assert "does not exist" in error_of([str(tmp_path / "nope.keras")])
+
+
+def test_generator_file_that_is_not_a_model(tmp_path):
+    path = tmp_path / "generator.keras"
+    path.write_text("not a model")
+    assert "is not a Keras model" in error_of([str(path)])
+
+
+def save_model(path, input_dim, output_layers):
+    noise = keras.Input(shape=(input_dim,))
+    x = noise
+    for layer in output_layers:
+        x = layer(x)
+    keras.Model(noise, x).save(path)
+
+
+def test_generator_with_the_wrong_output_shape(tmp_path):
+    path = str(tmp_path / "generator.keras")
+    save_model(path, gan.LATENT_DIM, [layers.Dense(10)])
+    message = error_of([path])
+    assert "(None, 10)" in message and "(None, 28, 28, 1)" in message
+
+
+def test_generator_with_the_wrong_input_shape(tmp_path):
+    path = str(tmp_path / "generator.keras")
+    save_model(path, 50, [layers.Dense(784), layers.Reshape((28, 28, 1))])
+    message = error_of([path])
+    assert "(None, 50)" in message and f"(None, {gan.LATENT_DIM})" in message
+
+
+def test_a_broken_cached_classifier_is_reported(tmp_path):
+    path = tmp_path / "mnist_classifier.keras"
+    path.write_text("half a file")
+    with pytest.raises(gan.InputError, match="delete it"):
+        evaluate.load_or_train_classifier(None, None, path=str(path))
+
+
+def test_command_line_error_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "evaluate.py"),
+            str(tmp_path / "nope.keras"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "evaluate.py: error: generator file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
