@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 
-# Quiets most of TensorFlow's C++ start-up log (a CUDA probe "error" on CPU-only machines
-# among it); set TF_CPP_MIN_LOG_LEVEL=0 to see it all.
+# Quiets most of TensorFlow's C++ start-up log (a CUDA probe "error" on CPU-only
+# machines among it); set TF_CPP_MIN_LOG_LEVEL=0 to see it all.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 from keras import layers
@@ -42,6 +42,10 @@ GIF_FRAME_MS = 200
 IMAGES_DIR = "images"  # grids, losses.csv, losses.png, progress.gif
 MODEL_DIR = "saved_model"  # generator.keras at the end
 CHECKPOINT_PATH = os.path.join(MODEL_DIR, "checkpoint.npz")
+# XLA-compile the train steps. Keras's "auto" leaves XLA off for TensorFlow on a CPU,
+# where it makes these small steps about 20% faster; JAX compiles anyway, and torch
+# stays eager (its compiler costs more than it saves here).
+JIT_COMPILE = keras.backend.backend() != "torch"
 # A local mnist.npz in Keras's layout; empty means keras.datasets.mnist.load_data().
 MNIST_PATH = os.environ.get("MNIST_PATH", "")
 
@@ -66,8 +70,11 @@ def load_mnist(path=MNIST_PATH):
                 "could not download MNIST (no network?); set MNIST_PATH or "
                 "--mnist-path to a local mnist.npz in Keras's layout"
             ) from None
-    # float32 once, up front: the loop then only indexes it.
-    return (x_train.astype("float32") / 127.5 - 1.0)[..., np.newaxis]
+    # float32 once, up front and in place (no float64 copies): the loop only indexes it.
+    x_train = x_train.astype("float32")[..., np.newaxis]
+    x_train /= 127.5
+    x_train -= 1.0
+    return x_train
 
 
 def read_mnist_npz(path):
@@ -79,7 +86,7 @@ def read_mnist_npz(path):
             if "x_train" not in data.files:
                 raise InputError(
                     f"MNIST file {path!r} has no 'x_train' array (it has "
-                    f"{sorted(data.files)}); use an npz in keras.datasets.mnist's layout"
+                    f"{sorted(data.files)}); use one in keras.datasets.mnist's layout"
                 )
             x_train = data["x_train"]
     except InputError:
@@ -140,6 +147,7 @@ def build_discriminator():
         loss="binary_crossentropy",
         optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
         metrics=["accuracy"],
+        jit_compile=JIT_COMPILE,
     )
     return discriminator
 
@@ -156,6 +164,7 @@ def build_combined(generator, discriminator):
     combined.compile(
         loss="binary_crossentropy",
         optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
+        jit_compile=JIT_COMPILE,
     )
     return combined
 
@@ -265,7 +274,7 @@ def plot_losses(history):
 
 
 def make_progress_gif(last_iteration, sample_interval):
-    """images/progress.gif: the saved grids in order, each labelled with its iteration."""
+    """images/progress.gif: the saved grids in order, labelled with their iteration."""
     frames = []
     for iteration in range(0, last_iteration + 1, sample_interval):
         path = os.path.join(IMAGES_DIR, f"{iteration}.png")
@@ -326,7 +335,8 @@ def load_checkpoint(path=CHECKPOINT_PATH):
         )
     except Exception as err:
         raise InputError(
-            f"checkpoint {path!r} is damaged ({type(err).__name__}); delete it to start over"
+            f"checkpoint {path!r} is damaged ({type(err).__name__}); "
+            "delete it to start over"
         ) from None
     if (latent_dim, img_shape) != (LATENT_DIM, IMG_SHAPE):
         raise InputError(
@@ -390,7 +400,7 @@ def train(
 ):
     """Trains from scratch, or from `checkpoint` (see load_checkpoint).
 
-    Returns the last iteration run; it is short of ITERATIONS - 1 when Ctrl-C stopped it.
+    Returns the last iteration run, short of `iterations - 1` if Ctrl-C stopped it.
     """
     keras.utils.set_random_seed(seed)  # Python, NumPy and backend generators
     generator = build_generator()
@@ -398,9 +408,10 @@ def train(
     combined = build_combined(generator, discriminator)
     models = generator, discriminator, combined
     # The same 25 latent points in every grid show one set of digits forming.
-    grid_noise = (
-        np.random.default_rng(seed).normal(size=(25, LATENT_DIM)).astype("float32")
+    grid_noise = np.random.default_rng(seed).normal(
+        size=(GRID_ROWS * GRID_COLS, LATENT_DIM)
     )
+    grid_noise = grid_noise.astype("float32")
 
     start, history = 0, None
     if checkpoint is not None:
@@ -448,8 +459,8 @@ def train(
             if stop.requested:
                 break
 
-    if iteration >= start:
-        save_checkpoint(models, iteration, loss_log, grid_noise)
+    if iteration >= start and (iteration + 1) % checkpoint_interval:
+        save_checkpoint(models, iteration, loss_log, grid_noise)  # where it ended
     loss_log.close()
     if iteration >= 0:
         plot_losses(loss_log.upto(iteration))
@@ -459,7 +470,7 @@ def train(
 
 
 class stop_on_ctrl_c:
-    """The first Ctrl-C asks the loop to stop after this iteration; a second one aborts."""
+    """The first Ctrl-C asks the loop to stop after this iteration; a second aborts."""
 
     requested = False
 
