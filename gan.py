@@ -1,8 +1,8 @@
 """The classic MLP GAN on MNIST (Goodfellow et al., 2014), in Keras 3.
 
 A faithful port of eriklindernoren's Keras-GAN `gan/gan.py`: the same networks, the
-same optimizer, the same training loop, made correct on Keras 3 (see "Keras 3 traps"
-in README.md). Run it with `python gan.py`; tune it by editing the constants below or,
+same optimizer, the same training loop, made correct on Keras 3 (README.md, "What
+changed from the original, and why"). Run it with `python gan.py`; tune it by editing the constants below or,
 for one run, with flags (`python gan.py --help`). Watch `images/*.png`.
 """
 
@@ -44,7 +44,7 @@ MODEL_DIR = "saved_model"  # generator.keras at the end
 CHECKPOINT_PATH = os.path.join(MODEL_DIR, "checkpoint.npz")
 # XLA-compile the train steps. Keras's "auto" leaves XLA off for TensorFlow on a CPU,
 # where it makes these small steps about 20% faster; JAX compiles anyway, and torch
-# stays eager (its compiler costs more than it saves here).
+# stays eager, as Keras leaves it.
 JIT_COMPILE = keras.backend.backend() != "torch"
 # A local mnist.npz in Keras's layout; empty means keras.datasets.mnist.load_data().
 MNIST_PATH = os.environ.get("MNIST_PATH", "")

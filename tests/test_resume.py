@@ -106,11 +106,35 @@ def test_csv_has_one_row_per_iteration_and_gif_one_frame_per_grid(straight_and_s
     assert plot.size[0] > 300
 
 
-def test_grids_reuse_the_same_latent_points(straight_and_stopped):
-    straight = straight_and_stopped[0]
-    checkpoint = gan.load_checkpoint(str(straight / "saved_model" / "checkpoint.npz"))
-    expected = np.random.default_rng(gan.SEED).normal(size=(25, gan.LATENT_DIM))
-    np.testing.assert_allclose(checkpoint["grid_noise"], expected.astype("float32"))
+@pytest.mark.parametrize("fixed", [True, False])
+def test_grids_reuse_the_same_latent_points_unless_told_not_to(
+    tmp_path, monkeypatch, fixed
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gan, "FIXED_GRID_NOISE", fixed)
+    gan.make_output_dirs()
+    drawn = []
+    sample_images = gan.sample_images
+
+    def recording(generator, iteration, noise=None):
+        drawn.append(noise)
+        sample_images(generator, iteration, noise)
+
+    monkeypatch.setattr(gan, "sample_images", recording)
+    x_train = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    gan.train(x_train, iterations=3, batch_size=8, sample_interval=1, seed=4)
+    assert len(drawn) == 3
+    if fixed:
+        expected = np.random.default_rng(4).normal(size=(25, gan.LATENT_DIM))
+        for noise in drawn:
+            np.testing.assert_allclose(noise, expected.astype("float32"))
+    else:
+        assert all(noise is None for noise in drawn)  # fresh noise, as the original
+    assert sorted(p.name for p in (tmp_path / "images").glob("[0-9]*.png")) == [
+        "0.png",
+        "1.png",
+        "2.png",
+    ]
 
 
 @pytest.fixture
