@@ -315,7 +315,7 @@ def load_or_train_classifier(x_train, y_train, path=CLASSIFIER_PATH):
                 f"{classifier.output_shape}; delete it and run again to retrain it"
             )
         return classifier
-    check_writable(os.path.dirname(path) or ".")
+    gan.make_output_dirs(os.path.dirname(path) or ".")
     classifier = train_classifier(x_train, y_train)
     # A temporary name in the same folder, then a rename: an interrupted save never
     # leaves a half-written file that the next run would take for the cache.
@@ -330,20 +330,6 @@ def load_or_train_classifier(x_train, y_train, path=CLASSIFIER_PATH):
             os.remove(temporary)
     log(f"Saved the classifier to {path}.")
     return classifier
-
-
-def check_writable(folder):
-    try:
-        os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, ".write-test")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as err:
-        raise gan.InputError(
-            f"cannot write the classifier to folder {folder!r} ({err.strerror}); "
-            "make it writable or run from another folder"
-        ) from None
 
 
 def classifier_outputs(classifier, images):

@@ -2,8 +2,9 @@
 
 A faithful port of eriklindernoren's Keras-GAN `gan/gan.py`: the same networks, the
 same optimizer, the same training loop, made correct on Keras 3 (README.md, "What
-changed from the original, and why"). Run it with `python gan.py`; tune it by editing the constants below or,
-for one run, with flags (`python gan.py --help`). Watch `images/*.png`.
+changed from the original, and why"). Run it with `python gan.py`; tune it by editing
+the constants below or, for one run, with flags (`python gan.py --help`). Watch
+`images/*.png`.
 """
 
 import argparse
@@ -549,8 +550,10 @@ def check_constants(args):
         raise InputError(f"BETA_1 must be a number in [0, 1), got {BETA_1!r}")
 
 
-def make_output_dirs():
-    for folder in (IMAGES_DIR, MODEL_DIR):
+def make_output_dirs(*folders):
+    """Creates the output folders (IMAGES_DIR, MODEL_DIR unless named) and checks
+    that files can be written there, so a bad one fails before training."""
+    for folder in folders or (IMAGES_DIR, MODEL_DIR):
         try:
             os.makedirs(folder, exist_ok=True)
             probe = os.path.join(folder, ".write-test")
