@@ -574,17 +574,18 @@ def main(argv=None):
         make_output_dirs()
         checkpoint = load_checkpoint() if args.resume else None
         x_train = load_mnist(args.mnist_path)
+        # A checkpoint that does not fit the models is refused before iteration one.
+        last = train(
+            x_train,
+            args.iterations,
+            args.batch_size,
+            args.sample_interval,
+            args.checkpoint_interval,
+            args.seed,
+            checkpoint,
+        )
     except InputError as err:
         sys.exit(f"gan.py: error: {err}")
-    last = train(
-        x_train,
-        args.iterations,
-        args.batch_size,
-        args.sample_interval,
-        args.checkpoint_interval,
-        args.seed,
-        checkpoint,
-    )
     if last < args.iterations - 1:
         flags = [
             a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"

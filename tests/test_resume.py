@@ -189,6 +189,23 @@ def test_a_checkpoint_of_other_layer_sizes_is_refused(models_and_checkpoint):
         gan.restore_checkpoint(models, checkpoint)
 
 
+def test_resume_with_a_checkpoint_of_other_layer_sizes_exits_with_one_sentence(
+    models_and_checkpoint, tmp_path
+):
+    checkpoint = dict(np.load(gan.CHECKPOINT_PATH))
+    checkpoint["generator/0"] = np.zeros((100, 128), "float32")
+    with open(gan.CHECKPOINT_PATH, "wb") as f:
+        np.savez(f, **checkpoint)
+    mnist = tmp_path / "tiny.npz"
+    with open(mnist, "wb") as f:
+        np.savez(f, x_train=np.zeros((64, 28, 28), np.uint8))
+    args = ["--resume", "--iterations", "9", "--mnist-path", str(mnist)]
+    with pytest.raises(SystemExit) as stop:
+        gan.main(args)
+    assert "does not fit this file's generator" in stop.value.code
+    assert not os.path.exists(os.path.join(gan.MODEL_DIR, "generator.keras"))
+
+
 def test_resume_without_a_checkpoint_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as stop:
