@@ -76,13 +76,7 @@ def log(message):
 def load_mnist_arrays(path=gan.MNIST_PATH):
     """(x_train, y_train), (x_test, y_test) as uint8, from path or keras.datasets."""
     if not path:
-        try:
-            return keras.datasets.mnist.load_data()
-        except Exception as err:
-            raise gan.InputError(
-                f"could not download MNIST ({type(err).__name__}); set MNIST_PATH "
-                "(or --mnist-path) to a local mnist.npz in Keras's layout"
-            ) from None
+        return gan.download_mnist()
     x_train = gan.read_mnist_npz(path)  # its checks: exists, readable, shape, dtype
     try:
         with np.load(path, allow_pickle=False) as data:

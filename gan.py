@@ -64,18 +64,23 @@ def load_mnist(path=MNIST_PATH):
     if path:
         x_train = read_mnist_npz(path)
     else:
-        try:
-            (x_train, _), _ = keras.datasets.mnist.load_data()
-        except Exception:
-            raise InputError(
-                "could not download MNIST (no network?); set MNIST_PATH or "
-                "--mnist-path to a local mnist.npz in Keras's layout"
-            ) from None
+        (x_train, _), _ = download_mnist()
     # float32 once, up front and in place (no float64 copies): the loop only indexes it.
     x_train = x_train.astype("float32")[..., np.newaxis]
     x_train /= 127.5
     x_train -= 1.0
     return x_train
+
+
+def download_mnist():
+    """keras.datasets.mnist.load_data(), or one sentence naming the offline fix."""
+    try:
+        return keras.datasets.mnist.load_data()
+    except Exception:
+        raise InputError(
+            "could not download MNIST (no network?); set MNIST_PATH or "
+            "--mnist-path to a local mnist.npz in Keras's layout"
+        ) from None
 
 
 def read_mnist_npz(path):

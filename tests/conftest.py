@@ -16,7 +16,7 @@ def real_mnist_path():
     return path if os.path.isfile(path) else None
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mnist_path():
     path = real_mnist_path()
     if path is None:

@@ -40,24 +40,13 @@ def interrupt_after_first_line(cwd, mnist):
 
 
 @pytest.fixture(scope="module")
-def straight_and_stopped(tmp_path_factory, request):
-    mnist = request.getfixturevalue("mnist_path")
+def straight_and_stopped(tmp_path_factory, mnist_path):
     straight = tmp_path_factory.mktemp("straight")
-    result = run_gan(ARGS, straight, mnist=mnist)
+    result = run_gan(ARGS, straight, mnist=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]
     stopped = tmp_path_factory.mktemp("stopped")
-    status, lines, err = interrupt_after_first_line(stopped, mnist)
+    status, lines, err = interrupt_after_first_line(stopped, mnist_path)
     return straight, result.stdout.splitlines(), stopped, status, lines, err
-
-
-@pytest.fixture(scope="module")
-def mnist_path():
-    from conftest import real_mnist_path
-
-    path = real_mnist_path()
-    if path is None:
-        pytest.skip("real MNIST not found")
-    return path
 
 
 def csv_rows(cwd):

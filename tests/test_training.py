@@ -16,13 +16,10 @@ LOG_LINE = re.compile(
 
 
 @pytest.fixture(scope="module")
-def short_run(tmp_path_factory):
-    mnist = pytest.importorskip("conftest").real_mnist_path()
-    if mnist is None:
-        pytest.skip("real MNIST not found")
+def short_run(tmp_path_factory, mnist_path):
     cwd = tmp_path_factory.mktemp("run")
     args = "--iterations 301 --sample-interval 100 --checkpoint-interval 100"
-    result = run_gan(args.split(), cwd, mnist=mnist)
+    result = run_gan(args.split(), cwd, mnist=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]
     return cwd, result
 
