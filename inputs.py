@@ -1,0 +1,328 @@
+"""Reading and checking what a run is given: Keras's backend, flags, constants, MNIST.
+
+Every problem becomes an InputError, one sentence that says what to fix, raised before
+anything trains; the scripts print it as `<script>: error: <sentence>`.
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+
+import numpy as np
+
+
+class InputError(Exception):
+    """Bad input from the user: reported as one sentence, before training starts."""
+
+
+def program():
+    return os.path.basename(sys.argv[0]) or "python"
+
+
+def shown(path):
+    """A path as the user can find it: relative ones with the folder they resolve in."""
+    path = os.fspath(path)
+    return repr(path) if os.path.isabs(path) else f"{path!r} (in {os.getcwd()})"
+
+
+# -----------------------------------------------------------------------------
+# Start-up: before Keras loads, which takes seconds
+
+
+KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+KERAS_BACKENDS_ALSO = {"numpy": "numpy", "openvino": "openvino"}  # inference only
+
+
+def prepare_keras(script):
+    """Quiets TensorFlow's C++ start-up log, refuses a backend that cannot load, and
+    (for a script) makes a Ctrl-C or SIGTERM while Keras loads end in one sentence."""
+    # Set TF_CPP_MIN_LOG_LEVEL=0 to see it all (a CUDA probe "error" on CPUs among it).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if script:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, exit_while_starting)
+    try:
+        check_keras_backend()
+    except InputError as err:
+        sys.exit(f"{program()}: error: {err}")
+
+
+def exit_while_starting(signum, frame):
+    """Until training starts nothing is written, so a stop can end the process."""
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+    print(f"{program()}: stopped while starting; nothing was written", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
+def check_keras_backend():
+    name = os.environ.get("KERAS_BACKEND") or configured_backend()
+    modules = {**KERAS_BACKENDS, **KERAS_BACKENDS_ALSO}
+    if name not in modules:
+        raise InputError(
+            f"KERAS_BACKEND={name!r} is not a Keras backend; use one of "
+            f"{', '.join(KERAS_BACKENDS)}"
+        )
+    if importlib.util.find_spec(modules[name]) is None:
+        raise InputError(
+            f"the Keras backend {name!r} is not installed; `pip install {name}`, or "
+            f"set KERAS_BACKEND to one that is ({', '.join(installed_backends())})"
+        )
+
+
+def configured_backend():
+    """The backend in ~/.keras/keras.json (or $KERAS_HOME's), else Keras's default."""
+    home = os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def installed_backends():
+    found = [n for n, m in KERAS_BACKENDS.items() if importlib.util.find_spec(m)]
+    return ", ".join(found) or "none"
+
+
+# -----------------------------------------------------------------------------
+# Flags and constants
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a bad flag reported as one sentence (no usage block)."""
+
+    def error(self, message):
+        sys.exit(f"{self.prog}: error: {message}; see --help")
+
+
+# The whole numbers among gan.py's constants, and the ranges that make sense. The
+# iterations' bound keeps a typo from looking like a plan; nothing is allocated for it.
+WHOLE_NUMBERS = {
+    "ITERATIONS": (1, 10**12),
+    "BATCH_SIZE": (1, None),  # at most the number of training images, once read
+    "SAMPLE_INTERVAL": (1, None),
+    "CHECKPOINT_INTERVAL": (1, None),
+    "SEED": (0, 2**32 - 1),  # what NumPy's seeding takes
+    "LATENT_DIM": (1, 100_000),
+    "GRID_ROWS": (1, 100),
+    "GRID_COLS": (1, 100),
+    "GIF_FRAME_MS": (1, 60_000),
+}
+FLAGS = {"ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "SEED"}
+
+
+def flag_type(name):
+    """An argparse type: a whole number in the range of the constant `name`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {text!r}"
+            ) from None
+        check_whole_number("", value, *WHOLE_NUMBERS[name], argparse.ArgumentTypeError)
+        return value
+
+    return parse
+
+
+def labelled(name):
+    """ITERATIONS (--iterations): a constant, with its flag where it has one."""
+    return f"{name} (--{name.lower().replace('_', '-')})" if name in FLAGS else name
+
+
+def check_config(config):
+    """The constants can be edited too: refuse nonsense before building anything."""
+    for name, (low, high) in WHOLE_NUMBERS.items():
+        check_whole_number(labelled(name), config[name], low, high)
+    check_number(
+        "LEARNING_RATE", config["LEARNING_RATE"], lambda v: 0 < v <= 1, "(0, 1]"
+    )
+    check_number("BETA_1", config["BETA_1"], lambda v: 0 <= v < 1, "[0, 1)")
+    if tuple(config["IMG_SHAPE"]) != (28, 28, 1):
+        raise InputError(
+            f"IMG_SHAPE must be (28, 28, 1) for MNIST, got {config['IMG_SHAPE']!r}"
+        )
+
+
+def check_batch_size(batch_size, n_images):
+    check_whole_number(
+        f"{labelled('BATCH_SIZE')}, at most the {n_images} training images,",
+        batch_size,
+        1,
+        n_images,
+    )
+
+
+def check_whole_number(name, value, minimum, maximum=None, error=InputError):
+    name = f"{name} " if name else ""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise error(f"{name}must be a whole number >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise error(f"{name}must be at least {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise error(f"{name}must be at most {maximum}, got {value!r}")
+
+
+def check_number(name, value, within, interval):
+    """A finite real number for which within(value) holds."""
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (real and math.isfinite(value) and within(value)):
+        raise InputError(f"{name} must be a number in {interval}, got {value!r}")
+
+
+def mnist_source(args):
+    """Where the MNIST path came from, as the user gave it: for the messages' fixes."""
+    return "--mnist-path" if args.mnist_path else "MNIST_PATH"
+
+
+# -----------------------------------------------------------------------------
+# Files: which kind of wrong a path is
+
+
+def check_readable_file(path, what, fix):
+    """Missing, a folder, unreadable, or gzip-compressed: one sentence for each."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(f"{what} {shown(path)} is a folder, not a file; {fix}")
+    if not os.path.exists(path):
+        raise InputError(f"{what} {shown(path)} does not exist; {fix}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        raise InputError(
+            f"{what} {shown(path)} cannot be read ({err.strerror}); make it "
+            f"readable, or {fix}"
+        ) from None
+    if head[:2] == b"\x1f\x8b":
+        raise InputError(
+            f"{what} {shown(path)} is gzip-compressed; decompress it first "
+            f"(gunzip), or {fix}"
+        )
+    return head
+
+
+def read_npz(path, what, fix, keys):
+    """The arrays `keys` of an .npz, only those read; one sentence for what is wrong."""
+    head = check_readable_file(path, what, fix)
+    if head != b"PK\x03\x04":
+        raise InputError(f"{what} {shown(path)} is not an .npz (zip) file; {fix}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in keys if key not in data.files]
+            if missing:
+                raise InputError(
+                    f"{what} {shown(path)} has no {', '.join(missing)} (it has "
+                    f"{', '.join(sorted(data.files)) or 'nothing'}); {fix}"
+                )
+            return {key: data[key] for key in keys}
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(
+            f"{what} {shown(path)} is damaged, not a readable .npz "
+            f"({type(err).__name__}: {err}); {fix}"
+        ) from None
+
+
+# -----------------------------------------------------------------------------
+# MNIST: the one reader, for gan.py, evaluate.py and sample.py
+
+
+def read_mnist(path, source="MNIST_PATH", splits=("train",), labels=False):
+    """{"x_train": ..., ...} uint8 arrays from an mnist.npz in keras.datasets.mnist's
+    layout, each checked; from keras.datasets.mnist.load_data() when path is empty.
+
+    `source` names where the path came from (MNIST_PATH or --mnist-path), for the fix.
+    """
+    keys = [f"x_{split}" for split in splits]
+    keys += [f"y_{split}" for split in splits] if labels else []
+    if path:
+        fix = f"download it again or fix {source}"
+        arrays = read_npz(path, "MNIST file", fix, keys)
+    else:
+        path, arrays = "keras.datasets.mnist", download_mnist(keys)
+    for split in splits:
+        check_mnist_split(path, split, arrays, labels)
+    return arrays
+
+
+def download_mnist(keys):
+    import keras  # only here: inputs.py is read before Keras loads
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception:
+        raise InputError(
+            "could not download MNIST (no network?); set MNIST_PATH or "
+            "--mnist-path to a local mnist.npz in Keras's layout"
+        ) from None
+    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return {key: arrays[key] for key in keys}
+
+
+def check_mnist_split(path, split, arrays, labels):
+    name = "keras.datasets.mnist" if path == "keras.datasets.mnist" else shown(path)
+    images = arrays[f"x_{split}"]
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+        raise InputError(
+            f"MNIST file {name} has x_{split} of shape {images.shape}; expected "
+            "(N, 28, 28) grayscale images"
+        )
+    if images.dtype != np.uint8:
+        raise InputError(
+            f"MNIST file {name} has x_{split} of dtype {images.dtype}; expected "
+            "uint8 pixels in 0..255"
+        )
+    if labels:
+        digits = arrays[f"y_{split}"]
+        if (
+            digits.shape != (len(images),)
+            or not np.issubdtype(digits.dtype, np.integer)
+            or digits.min() < 0
+            or digits.max() > 9
+        ):
+            raise InputError(
+                f"MNIST file {name} has y_{split} of shape {digits.shape} and dtype "
+                f"{digits.dtype}; expected one digit 0..9 per image of x_{split}"
+            )
+
+
+# -----------------------------------------------------------------------------
+# Output folders
+
+
+def make_output_dirs(needs_mb):
+    """Creates each folder of {folder: megabytes a run needs there} and checks that a
+    file can be written there and that the space is free, so a bad one fails early."""
+    for folder, megabytes in needs_mb.items():
+        probe = os.path.join(folder, f".tmp-{os.getpid()}-write-test")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            # Some bytes, not an empty file: on a full disk that alone still succeeds.
+            with open(probe, "wb") as f:
+                f.write(bytes(64 * 1024))
+                f.flush()
+                os.fsync(f.fileno())
+            free = shutil.disk_usage(folder).free
+        except OSError as err:
+            raise InputError(
+                f"cannot write to output folder {shown(folder)} ({err.strerror}); "
+                "make it writable, free some space, or run from another folder"
+            ) from None
+        finally:
+            if os.path.exists(probe):
+                os.remove(probe)
+        if free < megabytes * 2**20:
+            raise InputError(
+                f"output folder {shown(folder)} has {free / 2**20:.0f} MB free; a run "
+                f"needs about {megabytes} MB there, so free some space"
+            )
