@@ -8,13 +8,13 @@ digit classifier (trained once, cached in saved_model/): the classifier score (t
 Inception Score with this classifier), the Frechet distance of its features (FID with
 this classifier), how many digit classes the samples cover, and how far the histogram
 of their classes is from uniform. The same figures for real MNIST images give the
-ceiling.
+ceiling. Last, whether the generator copies its training set: how close its samples
+come to their nearest training image, beside how close unseen test images come.
 
 Run it with `python evaluate.py [GENERATOR]`; `--json` prints one JSON object instead of
 the table. Progress goes to stderr, the figures to stdout.
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -22,15 +22,22 @@ import sys
 
 import numpy as np
 
-import gan  # first: it quiets TensorFlow's start-up log before Keras loads
+import inputs
+
+inputs.prepare_keras(script=__name__ == "__main__")  # before Keras loads
 import keras
 from keras import layers
+
+import gan
+import safekeeping
+from inputs import InputError
 
 # -----------------------------------------------------------------------------
 # Constants
 
 GENERATOR_PATH = os.path.join(gan.MODEL_DIR, "generator.keras")
 CLASSIFIER_PATH = os.path.join(gan.MODEL_DIR, "mnist_classifier.keras")
+CLASSIFIER_MB = 16  # free space the cached classifier needs (it is about 3 MB)
 SEED = 1337  # the noise the samples come from: same generator, same seed, same figures
 N_SAMPLES = 10000  # generated images: the Parzen centres and the classifier's inputs
 
@@ -43,7 +50,6 @@ PARZEN_BATCH = 500  # test points per matrix product: 500 x 10,000 float64 is 40
 # The real row: 10,000 training images take the samples' place. Test images against
 # themselves would give a trivial FID of 0; these are other digits by other writers.
 REAL_SAMPLES = slice(0, 10000)
-REAL_NAME = "x_train[:10000]"
 
 # The digit classifier: trained once, seeded, must reach 99% test accuracy.
 CLASSIFIER_SEED = 2014
@@ -54,6 +60,10 @@ FEATURES_LAYER = "features"  # the penultimate layer: what the Frechet distance 
 NUM_CLASSES = 10
 COVERAGE = 0.01  # a class counts as covered when it gets at least 1% of the samples
 PREDICT_BATCH = 500
+
+# The nearest-neighbour search: queries per matrix product (500 x 60,000 float32 is
+# 120 MB).
+NEIGHBOUR_BATCH = 500
 
 # Goodfellow et al. (2014), Table 1, MNIST: Parzen log-likelihood and standard error.
 PAPER_TABLE_1 = [
@@ -73,66 +83,32 @@ def log(message):
 # Data: MNIST as uint8, images flattened to [0, 1] only where a figure needs them
 
 
-def load_mnist_arrays(path=gan.MNIST_PATH):
-    """(x_train, y_train), (x_test, y_test) as uint8, from path or keras.datasets."""
-    if not path:
-        return gan.download_mnist()
-    x_train = gan.read_mnist_npz(path)  # its checks: exists, readable, shape, dtype
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [
-                k for k in ("y_train", "x_test", "y_test") if k not in data.files
-            ]
-            if missing:
-                raise gan.InputError(
-                    f"MNIST file {path!r} has no {missing} (it has "
-                    f"{sorted(data.files)}); use an npz in keras.datasets.mnist's "
-                    "layout"
-                )
-            y_train, x_test, y_test = data["y_train"], data["x_test"], data["y_test"]
-    except gan.InputError:
-        raise
-    except Exception as err:
-        raise gan.InputError(
-            f"MNIST file {path!r} is not a readable .npz ({type(err).__name__}: "
-            f"{err}); download it again or fix MNIST_PATH"
-        ) from None
-    check_split(path, "test", x_test, y_test)
-    check_split(path, "train", x_train, y_train)
-    if len(x_train) < VALIDATION.stop:
-        raise gan.InputError(
-            f"MNIST file {path!r} has {len(x_train)} training images; the Parzen "
-            f"protocol needs all 60,000 (it picks sigma on indices 50,000-50,999)"
+def load_mnist(path, source="MNIST_PATH"):
+    """{"x_train", "y_train", "x_test", "y_test"} as uint8 arrays, all 60,000 training
+    images: the Parzen protocol picks sigma on training images 50,000-50,999."""
+    mnist = inputs.read_mnist(path, source, splits=("train", "test"), labels=True)
+    n_train = len(mnist["x_train"])
+    if n_train < VALIDATION.stop:
+        where = inputs.shown(path) if path else "keras.datasets.mnist"
+        raise InputError(
+            f"MNIST file {where} has {n_train} training images; the Parzen protocol "
+            f"needs all 60,000 (it picks sigma on indices 50,000-50,999), so fix "
+            f"{source}"
         )
-    return (x_train, y_train), (x_test, y_test)
+    return mnist
 
 
-def check_split(path, split, images, labels):
-    if images.ndim != 3 or images.shape[1:] != gan.IMG_SHAPE[:2] or len(images) == 0:
-        raise gan.InputError(
-            f"MNIST file {path!r} has x_{split} of shape {images.shape}; expected "
-            f"(N, {gan.IMG_SHAPE[0]}, {gan.IMG_SHAPE[1]}) grayscale images"
-        )
-    if images.dtype != np.uint8:
-        raise gan.InputError(
-            f"MNIST file {path!r} has x_{split} of dtype {images.dtype}; expected "
-            "uint8 pixels in 0..255"
-        )
-    if (
-        labels.shape != (len(images),)
-        or not np.issubdtype(labels.dtype, np.integer)
-        or labels.min() < 0
-        or labels.max() >= NUM_CLASSES
-    ):
-        raise gan.InputError(
-            f"MNIST file {path!r} has y_{split} of shape {labels.shape} and dtype "
-            f"{labels.dtype}; expected one digit 0..9 per image of x_{split}"
-        )
+def to_unit_interval(images, dtype="float64"):
+    """uint8 images -> rows of 784 pixels in [0, 1] (float64: the paper's scaling)."""
+    return images.reshape(len(images), -1).astype(dtype) / np.array(255, dtype)
 
 
-def to_unit_interval(images):
-    """uint8 images -> rows of 784 pixels in [0, 1], float64 (the paper's scaling)."""
-    return images.reshape(len(images), -1).astype("float64") / 255.0
+def slice_name(array_name, part):
+    """slice(0, 10000) -> "x_train[:10000]": the real row's label, from its slice."""
+    start = "" if part.start in (None, 0) else part.start
+    stop = "" if part.stop is None else part.stop
+    step = "" if part.step in (None, 1) else f":{part.step}"
+    return f"{array_name}[{start}:{stop}{step}]"
 
 
 # -----------------------------------------------------------------------------
@@ -141,18 +117,14 @@ def to_unit_interval(images):
 
 def load_generator(path):
     """The Keras model at path, checked to map (LATENT_DIM,) noise to 28x28x1 images."""
-    if not os.path.isfile(path):
-        problem = "is a folder" if os.path.isdir(path) else "does not exist"
-        raise gan.InputError(
-            f"generator file {path!r} {problem}; train one with `python gan.py` "
-            "or pass the path of a generator.keras"
-        )
+    fix = "train one with `python gan.py` or pass the path of a generator.keras"
+    inputs.check_readable_file(path, "generator file", fix)
     try:
         generator = keras.saving.load_model(path, compile=False)
     except Exception as err:
-        raise gan.InputError(
-            f"generator file {path!r} is not a Keras model ({type(err).__name__}); "
-            "pass the generator.keras that gan.py saves"
+        raise InputError(
+            f"generator file {inputs.shown(path)} is damaged or not a Keras model "
+            f"({type(err).__name__}); pass the generator.keras that gan.py saves"
         ) from None
     expected_in, expected_out = (None, gan.LATENT_DIM), (None, *gan.IMG_SHAPE)
     try:
@@ -160,33 +132,54 @@ def load_generator(path):
     except (AttributeError, ValueError, RuntimeError):
         shape_in = shape_out = "unknown"
     if shape_in != expected_in or shape_out != expected_out:
-        raise gan.InputError(
-            f"generator file {path!r} maps {shape_in} to {shape_out}; a generator maps "
-            f"{expected_in} noise to {expected_out} images"
+        raise InputError(
+            f"generator file {inputs.shown(path)} maps {shape_in} to {shape_out}; "
+            f"this GAN's generator maps {expected_in} noise to {expected_out} images"
         )
     return generator
 
 
-def generate_samples(generator, n=N_SAMPLES, seed=SEED):
-    """n generated images as rows of 784 pixels in [0, 1], float64.
-
-    The noise comes from its own seeded NumPy Generator: the figures depend on the
-    seed alone, not on what else ran before in this process.
-    """
+def latent_points(n, seed):
+    """n latent points z ~ N(0, 1), float32, from their own seeded NumPy Generator:
+    they depend on the seed alone, not on what else ran before in this process."""
     noise = np.random.default_rng(seed).standard_normal((n, gan.LATENT_DIM))
-    images = generator.predict(
-        noise.astype("float32"), batch_size=PREDICT_BATCH, verbose=0
-    )
-    images = np.asarray(images, dtype="float64").reshape(n, -1)
-    return 0.5 * images + 0.5  # tanh's [-1, 1] -> [0, 1], as gan.py shows them
+    return noise.astype("float32")
+
+
+def images_from_noise(generator, noise):
+    """The generator's images of these latent points as rows of 784 pixels in [0, 1],
+    float64 (tanh's [-1, 1] mapped back, as gan.py shows them).
+
+    Called in inference mode (BatchNorm's moving statistics), PREDICT_BATCH points at
+    a time; a plain call, not predict(), which spends a second tracing a function.
+    """
+    images = [
+        keras.ops.convert_to_numpy(
+            generator(noise[i : i + PREDICT_BATCH], training=False)
+        )
+        for i in range(0, len(noise), PREDICT_BATCH)
+    ]
+    images = np.concatenate(images).astype("float64").reshape(len(noise), -1)
+    if not np.all(np.isfinite(images)):
+        raise InputError(
+            "the generator makes images with NaN or infinite pixels (did its training "
+            "diverge?); train it again, or pass another generator"
+        )
+    return 0.5 * images + 0.5
+
+
+def generate_samples(generator, n=N_SAMPLES, seed=SEED):
+    """n generated images as rows of 784 pixels in [0, 1], float64."""
+    return images_from_noise(generator, latent_points(n, seed))
 
 
 # -----------------------------------------------------------------------------
 # Parzen window log-likelihood (Goodfellow et al. 2014, after Breuleux et al. 2011)
 
 
-def parzen_log_likelihoods(x, centres, sigmas, batch_size=PARZEN_BATCH):
-    """log p(x) for each row of x under a Gaussian Parzen window on the rows of centres.
+def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
+    """log p(x) for each row of x under a Gaussian Parzen window on the rows of centres,
+    for each of several sigmas.
 
     log p(x) = logmeanexp_j(-|x - mu_j|^2 / (2 sigma^2)) - D log(sigma sqrt(2 pi)).
     Returns shape (len(sigmas), len(x)): the distances are the costly part, so each
@@ -226,12 +219,12 @@ def log_sum_exp(a):
 
 def parzen_log_likelihood(x, centres, sigma, batch_size=PARZEN_BATCH):
     """log p(x) for each row of x under one sigma."""
-    return parzen_log_likelihoods(x, centres, [sigma], batch_size)[0]
+    return parzen_by_sigma(x, centres, [sigma], batch_size)[0]
 
 
 def select_sigma(centres, validation, sigmas=SIGMAS):
     """The grid's sigma under which the validation images are likeliest on average."""
-    mean_ll = parzen_log_likelihoods(validation, centres, sigmas).mean(axis=1)
+    mean_ll = parzen_by_sigma(validation, centres, sigmas).mean(axis=1)
     return float(sigmas[np.argmax(mean_ll)])
 
 
@@ -299,29 +292,24 @@ def load_or_train_classifier(x_train, y_train, path=CLASSIFIER_PATH):
             classifier = keras.saving.load_model(path, compile=False)
             classifier.get_layer(FEATURES_LAYER)
         except Exception as err:
-            raise gan.InputError(
-                f"cached classifier {path!r} is not this script's classifier "
-                f"({type(err).__name__}); delete it and run again to retrain it"
+            raise InputError(
+                f"cached classifier {inputs.shown(path)} is not this script's "
+                f"classifier ({type(err).__name__}); delete it and run again to "
+                "retrain it"
             ) from None
         if classifier.output_shape != (None, NUM_CLASSES):
-            raise gan.InputError(
-                f"cached classifier {path!r} has output shape "
+            raise InputError(
+                f"cached classifier {inputs.shown(path)} has output shape "
                 f"{classifier.output_shape}; delete it and run again to retrain it"
             )
         return classifier
-    gan.make_output_dirs(os.path.dirname(path) or ".")
+    # Before the minutes of training, not after: the cache's folder must take it.
+    inputs.make_output_dirs({os.path.dirname(path) or ".": CLASSIFIER_MB})
     classifier = train_classifier(x_train, y_train)
-    # A temporary name in the same folder, then a rename: an interrupted save never
-    # leaves a half-written file that the next run would take for the cache.
-    temporary = os.path.join(
-        os.path.dirname(path), f".tmp-{os.getpid()}-classifier.keras"
-    )
-    try:
+    # Written beside and renamed into place: an interrupted save never leaves a
+    # half-written file that the next run would take for the cache.
+    with safekeeping.atomic_write(path) as temporary:
         classifier.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     log(f"Saved the classifier to {path}.")
     return classifier
 
@@ -410,6 +398,82 @@ def kl_from_uniform(histogram):
 
 
 # -----------------------------------------------------------------------------
+# Nearest training images: does the generator copy its training set?
+
+
+def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
+    """(index, L2 distance) of each query's nearest reference, exactly.
+
+    Rows are flattened and taken as float32, as the search sees them. The search is
+    a float32 matrix product, |b|^2 - 2ab (|a|^2 is the same for all of a query's
+    references), batch_size queries at a time. Its round-off can swap two nearly
+    tied references, so every reference that scores within twice the round-off
+    bound of the lowest score is measured again as |a - b|^2 in float64: the
+    nearest is always among them, and a self-distance comes out exactly 0.
+    """
+    queries = np.asarray(queries, dtype="float32").reshape(len(queries), -1)
+    references = np.asarray(references, dtype="float32").reshape(len(references), -1)
+    references_sq = np.einsum("ij,ij->i", references, references)
+    indices = np.empty(len(queries), dtype="int64")
+    squared = np.empty(len(queries), dtype="float64")
+    for start in range(0, len(queries), batch_size):
+        batch = queries[start : start + batch_size]
+        scores = (-2.0 * batch) @ references.T  # -2 is exact in float32
+        scores += references_sq  # in place: never a second such matrix
+        slack = ranking_error_bound(batch, references_sq)
+        cutoff = (scores.min(axis=1) + 2.0 * slack).astype("float32")
+        cutoff = np.nextafter(cutoff, np.float32(np.inf))  # rounded up, never down
+        rows, cols = np.nonzero(scores <= cutoff[:, None])
+        exact = paired_squared_distances(batch, references, rows, cols)
+        # Per query (rows come out sorted), its candidate with the smallest distance.
+        order = np.lexsort((exact, rows))
+        first = order[np.unique(rows[order], return_index=True)[1]]
+        indices[start : start + len(batch)] = cols[first]
+        squared[start : start + len(batch)] = exact[first]
+    return indices, np.sqrt(squared)
+
+
+def ranking_error_bound(batch, references_sq):
+    """For each query a, a bound on |float32 score - exact score| over all references b,
+    where the score is |b|^2 - 2ab.
+
+    A float32 sum of n products errs by at most about n u times the sum of their
+    magnitudes (u = 2^-24, in any summation order), and those sums are at most |b|^2
+    and |a| |b|; the final addition adds u times the operands. Doubled, to be safe.
+    """
+    n, u = batch.shape[1], float(np.finfo("float32").eps) / 2
+    largest_sq = float(references_sq.max())
+    norms = np.sqrt(np.einsum("ij,ij->i", batch, batch, dtype="float64"))
+    return 2.0 * (n + 2) * u * (largest_sq + 2.0 * norms * np.sqrt(largest_sq))
+
+
+def paired_squared_distances(a, b, rows, cols, chunk=4096):
+    """|a[rows[i]] - b[cols[i]]|^2 for each i, in float64, chunk pairs at a time."""
+    out = np.empty(len(rows), dtype="float64")
+    for start in range(0, len(rows), chunk):
+        part = slice(start, start + chunk)
+        diff = a[rows[part]].astype("float64") - b[cols[part]]
+        out[part] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def memorization(samples, train_images, test_images):
+    """The median L2 distance from each sample to its nearest training image, the same
+    for the test images, and their ratio; all rows of pixels in [0, 1].
+
+    A ratio near or above 1: the samples are no closer to the training set than
+    unseen real digits are. Well below 1: the generator copies training images.
+    """
+    samples_median = float(np.median(nearest_neighbours(samples, train_images)[1]))
+    test_median = float(np.median(nearest_neighbours(test_images, train_images)[1]))
+    return {
+        "samples": samples_median,
+        "test_images": test_median,
+        "ratio": samples_median / test_median,
+    }
+
+
+# -----------------------------------------------------------------------------
 # One row of figures, and the whole evaluation
 
 
@@ -429,37 +493,50 @@ def score(samples, validation, test, classifier, test_features):
     }
 
 
-def evaluate(generator, classifier, x_train, x_test, y_test, seed=SEED):
-    validation = to_unit_interval(x_train[VALIDATION])
+def evaluate(
+    generator,
+    classifier,
+    mnist,
+    seed=SEED,
+    n_samples=N_SAMPLES,
+    real_samples=REAL_SAMPLES,
+    validation=VALIDATION,
+):
+    """Every figure for the generator's n_samples samples (noise seed `seed`), and for
+    the real row, the training images mnist["x_train"][real_samples] in their place;
+    sigma is picked on the training images mnist["x_train"][validation]."""
+    x_train, x_test = mnist["x_train"], mnist["x_test"]
+    validation_images = to_unit_interval(x_train[validation])
     test = to_unit_interval(x_test)
     test_features, test_probabilities = classifier_outputs(classifier, test)
-    accuracy = float(np.mean(np.argmax(test_probabilities, axis=1) == y_test))
+    accuracy = float(np.mean(np.argmax(test_probabilities, axis=1) == mnist["y_test"]))
     log(f"Classifier test accuracy: {100 * accuracy:.2f}%.")
     if accuracy < MIN_TEST_ACCURACY:
         log(
             f"WARNING: THE CLASSIFIER IS BELOW {100 * MIN_TEST_ACCURACY:.0f}% TEST "
-            f"ACCURACY: its figures are not trustworthy. Delete {CLASSIFIER_PATH}, "
-            "raise CLASSIFIER_EPOCHS and run again."
+            "ACCURACY: its figures are not trustworthy. Delete the cached classifier "
+            f"({CLASSIFIER_PATH}), raise CLASSIFIER_EPOCHS and run again."
         )
 
-    log(f"Scoring {N_SAMPLES:,} generated samples (noise seed {seed}).")
-    figures = score(
-        generate_samples(generator, N_SAMPLES, seed),
-        validation,
-        test,
-        classifier,
-        test_features,
-    )
-    log(f"Scoring the real row: {REAL_NAME} in the samples' place.")
-    real = to_unit_interval(x_train[REAL_SAMPLES])
+    log(f"Scoring {n_samples:,} generated samples (noise seed {seed}).")
+    samples = generate_samples(generator, n_samples, seed)
+    figures = score(samples, validation_images, test, classifier, test_features)
+    real_name = slice_name("x_train", real_samples)
+    log(f"Scoring the real row: {real_name} in the samples' place.")
+    real = to_unit_interval(x_train[real_samples])
     figures["real"] = {
-        "images": REAL_NAME,
-        **score(real, validation, test, classifier, test_features),
+        "images": real_name,
+        **score(real, validation_images, test, classifier, test_features),
     }
+    log(f"Measuring the distance to the nearest of {len(x_train):,} training images.")
+    figures["memorization"] = memorization(
+        samples, to_unit_interval(x_train, "float32"), test
+    )
     figures.update(
         seed=seed,
-        n_samples=N_SAMPLES,
+        n_samples=n_samples,
         n_test=len(x_test),
+        n_train=len(x_train),
         classifier_test_accuracy=accuracy,
         paper_table_1={name: [ll, se] for name, ll, se in PAPER_TABLE_1},
     )
@@ -467,7 +544,7 @@ def evaluate(generator, classifier, x_train, x_test, y_test, seed=SEED):
 
 
 # -----------------------------------------------------------------------------
-# Output: a Markdown table, ready for the README
+# Output: Markdown tables, ready for the README
 
 
 def format_table(figures, generator_path):
@@ -478,9 +555,11 @@ def format_table(figures, generator_path):
             f"| {f['classes_covered']} | {f['kl_uniform']:.3f} |"
         )
 
+    real_name = figures["real"]["images"]
+    copying = figures["memorization"]
     lines = [
         f"Samples: {figures['n_samples']:,} from {generator_path} (noise seed "
-        f"{figures['seed']}). Real row: the training images {REAL_NAME} in their "
+        f"{figures['seed']}). Real row: the training images {real_name} in their "
         f"place. Both are scored against the {figures['n_test']:,} MNIST test images; "
         "the classifier's test accuracy is "
         f"{100 * figures['classifier_test_accuracy']:.2f}%.",
@@ -489,10 +568,21 @@ def format_table(figures, generator_path):
         "| Classes covered | KL from uniform |",
         "|---|---|---|---|---|---|---|",
         row("This generator", figures),
-        row(f"Real MNIST ({REAL_NAME})", figures["real"]),
+        row(f"Real MNIST ({real_name})", figures["real"]),
     ]
     for name, ll, se in PAPER_TABLE_1:
         lines.append(f"| {name} (Goodfellow et al. 2014) | {ll} +- {se} | | | | | |")
+    lines += [
+        "",
+        "Memorization: the median L2 distance (pixels in [0, 1]) from each image to "
+        f"its nearest of the {figures['n_train']:,} training images; a ratio near or "
+        "above 1 means no closer than unseen digits, well below 1 means copying.",
+        "",
+        "| Memorization | samples | test images | ratio |",
+        "|---|---|---|---|",
+        f"| This generator | {copying['samples']:.3f} | {copying['test_images']:.3f} "
+        f"| {copying['ratio']:.3f} |",
+    ]
     return "\n".join(lines)
 
 
@@ -501,7 +591,9 @@ def format_table(figures, generator_path):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = inputs.ArgumentParser(
+        prog="evaluate.py", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "generator",
         nargs="?",
@@ -509,10 +601,13 @@ def parse_args(argv=None):
         help=f"a generator saved by gan.py (default {GENERATOR_PATH})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--seed", type=gan.whole_number(0), default=SEED)
     parser.add_argument(
-        "--mnist-path", default=gan.MNIST_PATH, help="local mnist.npz (env MNIST_PATH)"
+        "--seed",
+        type=inputs.flag_type("SEED"),
+        default=SEED,
+        help=f"the samples' noise (default {SEED})",
     )
+    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
     return parser.parse_args(argv)
 
 
@@ -521,11 +616,11 @@ def main(argv=None):
     try:
         # The generator first: a wrong path fails in a second, not after training.
         generator = load_generator(args.generator)
-        (x_train, y_train), (x_test, y_test) = load_mnist_arrays(args.mnist_path)
-        classifier = load_or_train_classifier(x_train, y_train)
-    except gan.InputError as err:
+        mnist = load_mnist(args.mnist_path or gan.MNIST_PATH, inputs.mnist_source(args))
+        classifier = load_or_train_classifier(mnist["x_train"], mnist["y_train"])
+        figures = evaluate(generator, classifier, mnist, args.seed)
+    except InputError as err:
         sys.exit(f"evaluate.py: error: {err}")
-    figures = evaluate(generator, classifier, x_train, x_test, y_test, args.seed)
     if args.json:
         print(json.dumps({"generator": args.generator, **figures}, indent=2))
     else:

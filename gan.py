@@ -130,18 +130,20 @@ def train_discriminator(generator, discriminator, real_images):
     Returns (loss, accuracy), each the mean of the two steps.
     """
     n = len(real_images)
+    valid, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
     # Inference mode: making D's fake batch must not move G's BatchNorm statistics.
     fake_images = generator.predict_on_batch(sample_noise(n))
     discriminator.trainable = True
-    loss_real, acc_real = discriminator.train_on_batch(real_images, np.ones((n, 1)))
-    loss_fake, acc_fake = discriminator.train_on_batch(fake_images, np.zeros((n, 1)))
+    loss_real, acc_real = discriminator.train_on_batch(real_images, valid)
+    loss_fake, acc_fake = discriminator.train_on_batch(fake_images, fake)
     return 0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake)
 
 
 def train_generator(combined, discriminator, batch_size):
     """One step of z -> G -> D on fresh noise labelled real; only G learns."""
     discriminator.trainable = False
-    return combined.train_on_batch(sample_noise(batch_size), np.ones((batch_size, 1)))
+    valid = np.ones((batch_size, 1), "float32")
+    return combined.train_on_batch(sample_noise(batch_size), valid)
 
 
 def train_iteration(generator, discriminator, combined, x_train, batch_size):
@@ -236,7 +238,7 @@ def main(argv=None):
         with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):
             checkpoint = safekeeping.checkpoint_to_continue(config, args)
             if checkpoint and checkpoint["iteration"] + 1 >= config["ITERATIONS"]:
-                return print(safekeeping.nothing_to_do(checkpoint))
+                return print(safekeeping.nothing_to_do(checkpoint, args.iterations))
             x_train = load_mnist(config["MNIST_PATH"], inputs.mnist_source(args))
             inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
             run = train(x_train, config, checkpoint)

@@ -71,7 +71,7 @@ def check_keras_backend():
     if importlib.util.find_spec(modules[name]) is None:
         raise InputError(
             f"the Keras backend {name!r} is not installed; `pip install {name}`, or "
-            f"set KERAS_BACKEND to one that is ({', '.join(installed_backends())})"
+            f"set KERAS_BACKEND to one that is ({installed_backends()})"
         )
 
 
@@ -87,7 +87,7 @@ def configured_backend():
 
 def installed_backends():
     found = [n for n, m in KERAS_BACKENDS.items() if importlib.util.find_spec(m)]
-    return ", ".join(found) or "none"
+    return ", ".join(found) or "none is"
 
 
 # -----------------------------------------------------------------------------
@@ -153,12 +153,11 @@ def check_config(config):
 
 
 def check_batch_size(batch_size, n_images):
-    check_whole_number(
-        f"{labelled('BATCH_SIZE')}, at most the {n_images} training images,",
-        batch_size,
-        1,
-        n_images,
-    )
+    if batch_size > n_images:
+        raise InputError(
+            f"{labelled('BATCH_SIZE')} must be at most {n_images}, the number of "
+            f"training images, got {batch_size}"
+        )
 
 
 def check_whole_number(name, value, minimum, maximum=None, error=InputError):

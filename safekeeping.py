@@ -64,10 +64,14 @@ def atomic_write(path):
         cause = os_error(err)
         if cause is None:
             raise
-        raise WriteError(
-            f"could not write {shown(path)} ({cause.strerror or cause}); free some "
-            "space or fix the folder's permissions"
-        ) from None
+        raise write_error(path, cause) from None
+
+
+def write_error(path, err):
+    return WriteError(
+        f"could not write {shown(path)}: {err.strerror or err}; free some space or "
+        "fix the folder's permissions"
+    )
 
 
 def os_error(err):
@@ -232,10 +236,7 @@ class LossLog:
         try:
             action()
         except OSError as err:
-            raise WriteError(
-                f"could not write {shown(self.path)} ({err.strerror}); free some "
-                "space or fix the folder's permissions"
-            ) from None
+            raise write_error(self.path, err) from None
 
     def array(self):
         return np.array(self.history, dtype="float64").reshape(-1, 3)
@@ -437,10 +438,11 @@ def checkpoint_to_continue(config, args):
     return checkpoint
 
 
-def nothing_to_do(checkpoint):
+def nothing_to_do(checkpoint, iterations):
+    done = checkpoint["iteration"] + 1
     return (
-        f"Nothing to do: the checkpoint is at iteration {checkpoint['iteration']}, "
-        f"the last of {checkpoint['iteration'] + 1}; ask for more with --iterations."
+        f"Nothing to do: the checkpoint has done {done} iterations and {iterations} "
+        f"were asked for; to go on, ask for more than {done} with --iterations."
     )
 
 

@@ -1,16 +1,19 @@
 """How fast is gan.py's training loop? Times it per backend, beside two yardsticks.
 
-- "gan.py loop": the body of gan.train (a real batch, `train_discriminator`,
-  `train_generator`) on real MNIST, after warm-up, in repeats; the median counts.
+- "gan.py loop": `gan.train_iteration`, the one iteration `python gan.py` runs (a real
+  batch, `train_discriminator`, `train_generator`), on real MNIST, after warm-up, in
+  repeats; the median counts.
 - "fused step": the same arithmetic as one iteration as a single `jax.jit` function
-  (G forward, two D updates, one G update through D): the practical floor of this CPU.
-- "original": the Keras-GAN script as written, on Keras 2 (`tf_keras`), when installed.
+  (G forward, two D updates, one G update through D) on the same inputs: the practical
+  floor of this CPU. tests/test_benchmark.py checks that its losses are gan.py's.
+- "original": eriklindernoren's Keras-GAN script as written, on Keras 2 (`tf_keras`):
+  benchmarks/original_keras2.py.
 
 Every measurement runs in its own subprocess (Keras picks its backend at import), one
-after another, so the figures are side by side on the same machine. Run it from the
-repository root:
+after another, so the figures are side by side on the same machine. It reads a local
+mnist.npz (Keras's layout) and never downloads one:
 
-    MNIST_PATH=../shared/data/mnist.npz python benchmarks/speed.py --backends all
+    MNIST_PATH=/path/to/mnist.npz python benchmarks/speed.py --backends all
 
 `--memory N` adds the resident memory of N iterations; `--full-run` times a whole
 `python gan.py` run and reports its peak resident memory. `--help` lists all flags.
@@ -22,7 +25,6 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import resource
 import shlex
 import statistics
@@ -32,26 +34,26 @@ import tempfile
 import time
 from pathlib import Path
 
-# -----------------------------------------------------------------------------
-# Constants
+import numpy as np
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]  # the repository root, where gan.py is
-ORIGINAL = ROOT.parent / "shared" / "bench" / "original_keras2.py"
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
-# MNIST_PATH, else ../shared's copy, else "" (Keras downloads MNIST). Made absolute,
-# as the subprocesses run in other folders.
-MNIST_PATH = os.environ.get("MNIST_PATH", "")
-if not MNIST_PATH and SHARED_MNIST.is_file():
-    MNIST_PATH = str(SHARED_MNIST)
-MNIST_PATH = MNIST_PATH and os.path.abspath(MNIST_PATH)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import inputs
+from inputs import InputError
+
+# -----------------------------------------------------------------------------
+# Constants
+
+ORIGINAL = SCRIPT.parent / "original_keras2.py"
 FULL_ITERATIONS = 30001  # a default `python gan.py` run
 ALL_BACKENDS = ("tensorflow", "jax", "torch")
+YARDSTICKS = ("original", "fused")
 PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "tf_keras", "numpy")
 RSS_EVERY = 100  # --memory: read resident memory every this many iterations
 RSS_WINDOW = 1000  # --memory: compare the first and the last this many iterations
-JAX_TARGET = 1.3  # our JAX loop may take at most this many fused steps
-TF_TARGET = 6.0  # the original must take at least this many of our TF iterations
 RESULT = "SPEED_RESULT "  # a worker's one line of JSON for the parent starts with this
 
 
@@ -60,7 +62,143 @@ def installed(module):
 
 
 # -----------------------------------------------------------------------------
-# Workers: each runs in a fresh interpreter on one backend and prints one JSON line.
+# Flags: each bad one is refused with one sentence, as gan.py's are.
+
+
+def whole_number(minimum, maximum):
+    """An argparse type: a whole number in [minimum, maximum]."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {text!r}"
+            ) from None
+        inputs.check_whole_number(
+            "", value, minimum, maximum, argparse.ArgumentTypeError
+        )
+        return value
+
+    return parse
+
+
+def names(choices, all_word=None, none_word=None, available=lambda name: True):
+    """An argparse type: a comma list of `choices` (in their order, each once);
+    `all_word` means every available one, `none_word` none."""
+
+    def parse(text):
+        text = text.strip()
+        if text == none_word:
+            return []
+        if text == all_word:
+            found = [name for name in choices if available(name)]
+            if not found:
+                raise argparse.ArgumentTypeError(
+                    f"none of {', '.join(choices)} is installed"
+                )
+            return found
+        given = [name.strip() for name in text.split(",")]
+        words = ", ".join(choices + tuple(w for w in (all_word, none_word) if w))
+        for name in given:
+            if name not in choices:
+                raise argparse.ArgumentTypeError(f"{name!r} is not one of {words}")
+            if not available(name):
+                raise argparse.ArgumentTypeError(
+                    f"{name!r} is not installed; `pip install {name}`"
+                )
+        return [name for name in choices if name in given]
+
+    return parse
+
+
+def command_line(text):
+    """An argparse type: flags as a shell would split them."""
+    try:
+        return shlex.split(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"cannot split {text!r}: {err}") from None
+
+
+def add_timing_flags(parser, min_repeats=1):
+    """The flags speed.py's workers and original_keras2.py share."""
+    add = parser.add_argument
+    add(
+        "--iterations",
+        type=whole_number(1, 100_000),
+        default=200,
+        help="timed iterations per repeat (default: 200)",
+    )
+    add(
+        "--repeats",
+        type=whole_number(min_repeats, 1000),
+        default=5,
+        help="timed runs of --iterations each; the median counts (default: 5)"
+        + ("; 0 times nothing, for --memory or --full-run" if min_repeats == 0 else ""),
+    )
+    add(
+        "--warmup",
+        type=whole_number(0, 100_000),
+        default=50,
+        help="untimed iterations first (default: 50)",
+    )
+
+
+def check_mnist_path(path):
+    if not path:
+        raise InputError(
+            "no MNIST file: set MNIST_PATH or --mnist-path to a local mnist.npz in "
+            "Keras's layout (benchmarks do not download it)"
+        )
+
+
+def parse_args(argv=None):
+    parser = inputs.ArgumentParser(prog="speed.py", description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add_timing_flags(parser, min_repeats=0)
+    add(
+        "--backends",
+        type=names(ALL_BACKENDS, "all", available=installed),
+        default=os.environ.get("KERAS_BACKEND") or "tensorflow",
+        help="gan.py's loop on these: a comma list of tensorflow, jax, torch, or "
+        "'all' that are installed (default: $KERAS_BACKEND, else tensorflow)",
+    )
+    add(
+        "--yardsticks",
+        type=names(YARDSTICKS, none_word="none"),
+        default="original,fused",
+        help="beside it, a comma list of: original (the Keras 2 script, needs "
+        "tf_keras), fused (needs jax); or none (default: original,fused)",
+    )
+    add("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+    add(
+        "--memory",
+        type=whole_number(20, 10_000_000),
+        metavar="N",
+        help="resident memory over N iterations of gan.py's loop (first backend)",
+    )
+    add(
+        "--full-run",
+        action="store_true",
+        help="time a whole `python gan.py`, report its peak memory (first backend)",
+    )
+    add(
+        "--full-run-args",
+        type=command_line,
+        default=[],
+        help="its flags, e.g. '--iterations 300'",
+    )
+    add("--json", action="store_true", help="print one JSON object instead")
+    add("--worker", choices=["loop", "fused", "memory"], help=argparse.SUPPRESS)
+    add("--backend", choices=ALL_BACKENDS, default="tensorflow", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeats == 0 and args.memory is None and not args.full_run:
+        parser.error("--repeats 0 times nothing; use it with --memory or --full-run")
+    return args
+
+
+# -----------------------------------------------------------------------------
+# Timing
 
 
 def time_iterations(step, iterations, repeats, warmup):
@@ -76,41 +214,84 @@ def time_iterations(step, iterations, repeats, warmup):
     return per_repeat
 
 
-def gan_loop_step():
-    """One iteration of gan.train's loop body, exactly as gan.py runs it."""
+# -----------------------------------------------------------------------------
+# What the workers time. Each worker is a fresh interpreter on one Keras backend.
+
+
+def snapshot(weights):
+    return [np.array(w) for w in weights]
+
+
+def moved(before, after):
+    return any(not np.array_equal(b, np.asarray(a)) for b, a in zip(before, after))
+
+
+def gan_loop(x_train):
+    """(step, sanity): one `gan.train_iteration` per call, on gan.py's own models."""
     import gan
     import keras
-    import numpy as np
 
-    x_train = gan.load_mnist(MNIST_PATH)
     keras.utils.set_random_seed(gan.SEED)
     generator = gan.build_generator()
     discriminator = gan.build_discriminator()
     combined = gan.build_combined(generator, discriminator)
+    d_before, g_before = snapshot(discriminator.weights), snapshot(generator.weights)
+    finite = True
 
     def step():
-        real = x_train[np.random.randint(0, len(x_train), gan.BATCH_SIZE)]
-        gan.train_discriminator(generator, discriminator, real)
-        gan.train_generator(combined, discriminator, gan.BATCH_SIZE)
+        nonlocal finite
+        losses = gan.train_iteration(
+            generator, discriminator, combined, x_train, gan.BATCH_SIZE
+        )
+        finite = finite and bool(np.isfinite(losses).all())
 
-    return step
+    def sanity():
+        return {
+            "losses_finite": finite,
+            "d_changed": moved(d_before, discriminator.weights),
+            "g_changed": moved(g_before, generator.weights),
+        }
+
+    return step, sanity
 
 
-def fused_step():
-    """The same iteration as one compiled JAX function over explicit state.
+def draw_inputs(x_train, batch_size):
+    """One iteration's random inputs (real batch, D's noise, G's noise), drawn from
+    NumPy's global generator in the order `gan.train_iteration` draws them."""
+    import gan
 
-    Built from gan.py's own models with Keras's stateless API, so the arithmetic is
-    gan.py's; the inputs are drawn on the host, in the order gan.py's loop draws them.
+    real = x_train[np.random.randint(0, len(x_train), batch_size)]
+    noise_d = gan.sample_noise(batch_size)  # train_discriminator's fake batch
+    noise_g = gan.sample_noise(batch_size)  # train_generator's
+    return real, noise_d, noise_g
+
+
+def fused_step(generator, discriminator):
+    """One iteration of gan.py as a single `jax.jit` function over explicit state.
+
+    Returns (step, state): `step(state, real, noise_d, noise_g)` returns the new state
+    and the iteration's [d_loss, d_acc, g_loss], as `gan.train_iteration` returns them.
+    `state` starts from copies of the models' current weights, with fresh Adam(
+    LEARNING_RATE, BETA_1) slots for D and for G, as gan.py's compiled models start:
+    (G trainable, G non-trainable, D trainable, D non-trainable, D's Adam, G's Adam),
+    each a tuple in the order of the models' (and optimizers') `variables`. The step
+    donates its state (XLA updates it in place): pass each state once.
+    Needs KERAS_BACKEND=jax. It calls clones of the models through Keras's stateless
+    API, so the arithmetic is gan.py's own and the models themselves stay untouched.
     """
     import gan
     import jax
     import keras
-    import numpy as np
     from keras import ops
 
-    x_train = gan.load_mnist(MNIST_PATH)
-    keras.utils.set_random_seed(gan.SEED)
-    generator, discriminator = gan.build_generator(), gan.build_discriminator()
+    def clone(model):  # own variables and `trainable`, so gan.py's phases don't matter
+        twin = keras.models.clone_model(model)
+        twin.trainable = True
+        for copy, original in zip(twin.variables, model.variables):
+            copy.assign(original)
+        return twin
+
+    generator, discriminator = clone(generator), clone(discriminator)
     d_optimizer = keras.optimizers.Adam(gan.LEARNING_RATE, beta_1=gan.BETA_1)
     g_optimizer = keras.optimizers.Adam(gan.LEARNING_RATE, beta_1=gan.BETA_1)
     d_optimizer.build(discriminator.trainable_variables)
@@ -119,7 +300,7 @@ def fused_step():
     def bce(labels, predictions):  # compile(loss="binary_crossentropy"): batch mean
         return ops.mean(keras.losses.binary_crossentropy(labels, predictions))
 
-    def accuracy(labels, predictions):  # metrics=["accuracy"], as gan.py computes it
+    def accuracy(labels, predictions):  # metrics=["accuracy"]: binary, threshold 0.5
         return ops.mean(ops.cast(ops.equal(labels, predictions > 0.5), "float32"))
 
     def d_loss(d_trainable, d_other, images, labels):
@@ -138,11 +319,12 @@ def fused_step():
         )
         return bce(ops.ones_like(predictions), predictions), g_other
 
-    def step_fn(state, real, noise_d, noise_g):
+    def step(state, real, noise_d, noise_g):
         g_trainable, g_other, d_trainable, d_other, d_slots, g_slots = state
-        # Inference mode, as predict_on_batch: G's BatchNorm statistics stay put.
+        # train_discriminator: G in inference mode, as predict_on_batch, then one D
+        # update on the real batch (label 1) and one on the fake batch (label 0).
         fake, _ = generator.stateless_call(g_trainable, g_other, noise_d)
-        logs = []
+        d_logs = []
         for images, label in ((real, 1.0), (fake, 0.0)):
             labels = ops.full((images.shape[0], 1), label)
             (loss, (d_other, acc)), grads = jax.value_and_grad(d_loss, has_aux=True)(
@@ -151,43 +333,54 @@ def fused_step():
             d_trainable, d_slots = d_optimizer.stateless_apply(
                 d_slots, grads, d_trainable
             )
-            logs += [loss, acc]
-        # D is frozen here: gradients for G's weights only, D's go in as constants.
+            d_logs.append((loss, acc))
+        (loss_real, acc_real), (loss_fake, acc_fake) = d_logs
+        # train_generator: D frozen, so gradients for G's weights only.
         (loss, g_other), grads = jax.value_and_grad(g_loss, has_aux=True)(
             g_trainable, g_other, d_trainable, d_other, noise_g
         )
         g_trainable, g_slots = g_optimizer.stateless_apply(g_slots, grads, g_trainable)
         state = g_trainable, g_other, d_trainable, d_other, d_slots, g_slots
-        return state, ops.stack(logs + [loss])
+        logs = [0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake), loss]
+        return state, ops.stack(logs)
 
-    # Donated state: XLA updates the weights in place instead of copying them.
-    compiled = jax.jit(step_fn, donate_argnums=0)
-    values = lambda variables: tuple(v.value for v in variables)  # noqa: E731
+    def copies(variables):  # the step donates its state: never the models' buffers
+        return tuple(jax.numpy.array(v.value, copy=True) for v in variables)
+
     state = (
-        values(generator.trainable_variables),
-        values(generator.non_trainable_variables),
-        values(discriminator.trainable_variables),
-        values(discriminator.non_trainable_variables),
-        values(d_optimizer.variables),
-        values(g_optimizer.variables),
+        copies(generator.trainable_variables),
+        copies(generator.non_trainable_variables),
+        copies(discriminator.trainable_variables),
+        copies(discriminator.non_trainable_variables),
+        copies(d_optimizer.variables),
+        copies(g_optimizer.variables),
     )
-    first_d_weights = [np.array(w) for w in state[2]]  # copies: the step donates them
+    return jax.jit(step, donate_argnums=0), state
+
+
+def fused_loop(x_train):
+    """(step, sanity): one fused step per call, from gan.py's freshly built models."""
+    import gan
+    import keras
+
+    keras.utils.set_random_seed(gan.SEED)
+    generator, discriminator = gan.build_generator(), gan.build_discriminator()
+    compiled, state = fused_step(generator, discriminator)
+    d_before, g_before = snapshot(state[2]), snapshot(state[0])
     finite = True
 
     def step():
         nonlocal state, finite
-        real = x_train[np.random.randint(0, len(x_train), gan.BATCH_SIZE)]
-        noise_d = gan.sample_noise(gan.BATCH_SIZE)
-        noise_g = gan.sample_noise(gan.BATCH_SIZE)
-        state, logs = compiled(state, real, noise_d, noise_g)
-        logs = np.asarray(logs)  # to the host every iteration, as gan.py logs them
+        state, logs = compiled(state, *draw_inputs(x_train, gan.BATCH_SIZE))
+        logs = np.asarray(logs)  # to the host every iteration, as gan.py's losses
         finite = finite and bool(np.isfinite(logs).all())
 
     def sanity():
-        """Finite losses, and D's weights moved: the step really trains."""
-        now = [np.asarray(w) for w in state[2]]
-        moved = any(not np.allclose(a, b) for a, b in zip(first_d_weights, now))
-        return {"losses_finite": finite, "d_changed": moved}
+        return {
+            "losses_finite": finite,
+            "d_changed": moved(d_before, state[2]),
+            "g_changed": moved(g_before, state[0]),
+        }
 
     return step, sanity
 
@@ -227,17 +420,18 @@ def memory_over_iterations(step, iterations):
 
 def run_worker(args):
     os.environ["KERAS_BACKEND"] = args.backend  # before anything imports Keras
-    sys.path.insert(0, str(ROOT))
+    import gan
+
+    x_train = gan.load_mnist(args.mnist_path, "--mnist-path")
+    step, sanity = (fused_loop if args.worker == "fused" else gan_loop)(x_train)
     result = {"backend": args.backend}
-    step, sanity = fused_step() if args.worker == "fused" else (gan_loop_step(), None)
     if args.worker == "memory":
         for _ in range(args.warmup):
             step()
         result.update(memory_over_iterations(step, args.memory))
     else:
         result["ms"] = time_iterations(step, args.iterations, args.repeats, args.warmup)
-    if sanity:
-        result["sanity"] = sanity()
+    result["sanity"] = sanity()
     print(RESULT + json.dumps(result), flush=True)
 
 
@@ -245,42 +439,51 @@ def run_worker(args):
 # The parent: starts the workers one at a time, then prints the report.
 
 
-def spawn_worker(kind, backend, args):
-    """Runs one worker in a fresh interpreter; its result, or {"error": ...}."""
-    print(f"measuring {kind} on {backend} ...", file=sys.stderr, flush=True)
-    command = [sys.executable, str(SCRIPT), "--worker", kind, "--backend", backend]
-    for flag in ("iterations", "repeats", "warmup", "memory"):
-        command += [f"--{flag}", str(getattr(args, flag))]
-    env = dict(os.environ, KERAS_BACKEND=backend, MNIST_PATH=MNIST_PATH)
+def run_measurement(what, command, env=None):
+    """Runs one measuring script in a fresh interpreter; its result line as a dict,
+    or {"error": ...}."""
+    print(f"measuring {what} ...", file=sys.stderr, flush=True)
+    env = dict(os.environ, **(env or {}))
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    for line in done.stdout.splitlines():
+    return result_of(done)
+
+
+def result_of(done):
+    """The JSON of a finished measurement's SPEED_RESULT line, or {"error": ...}."""
+    for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT):
             return json.loads(line[len(RESULT) :])
-    return {"backend": backend, "error": failure(done)}
-
-
-def failure(done):
     last_line = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-    return f"exit {done.returncode}: {last_line[0]}"
+    return {"error": f"exit {done.returncode}: {last_line[0]}"}
 
 
-def measure_original(iterations):
-    """The original on Keras 2. One figure: its own mean over iterations 2..N."""
-    print(f"measuring the original, {iterations} iterations ...", file=sys.stderr)
-    command = [sys.executable, str(ORIGINAL), str(iterations), "predict"]
-    env = dict(os.environ, MNIST_PATH=MNIST_PATH)
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    match = re.search(r"anchor predict: ([\d.]+) ms/it", done.stdout)
-    if not match:
-        return {"backend": "tf_keras", "error": failure(done)}
-    return {"backend": "tf_keras", "ms": [float(match.group(1))]}
+def timing_flags(args):
+    return [f"--{k}={getattr(args, k)}" for k in ("iterations", "repeats", "warmup")]
 
 
-def measure_full_run(backend, gan_args):
+def spawn_worker(kind, backend, args, extra=()):
+    command = [sys.executable, str(SCRIPT), "--worker", kind, "--backend", backend]
+    command += [*timing_flags(args), "--mnist-path", args.mnist_path, *extra]
+    result = run_measurement(
+        f"{kind} on {backend}", command, {"KERAS_BACKEND": backend}
+    )
+    return {"backend": backend, **result}
+
+
+def measure_original(args):
+    command = [sys.executable, str(ORIGINAL), *timing_flags(args)]
+    command += ["--mnist-path", args.mnist_path]
+    result = run_measurement("the original on tf_keras", command)
+    result.pop("losses", None)
+    return {"backend": "tf_keras", **result}
+
+
+def measure_full_run(backend, args):
     """`python gan.py` in a scratch folder: its wall time and peak resident memory."""
+    gan_args = shlex.join(args.full_run_args)
     print(f"full run: python gan.py {gan_args} on {backend} ...", file=sys.stderr)
-    env = dict(os.environ, KERAS_BACKEND=backend, MNIST_PATH=MNIST_PATH)
-    command = [sys.executable, str(ROOT / "gan.py"), *shlex.split(gan_args)]
+    env = dict(os.environ, KERAS_BACKEND=backend, MNIST_PATH=args.mnist_path)
+    command = [sys.executable, str(ROOT / "gan.py"), *args.full_run_args]
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         # gan.py's log goes to our stderr, so that stdout stays the report.
@@ -302,8 +505,8 @@ def machine():
     cpu = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
-            names = [line.split(":")[1].strip() for line in f if "model name" in line]
-        cpu = names[0] if names else cpu
+            found = [line.split(":")[1].strip() for line in f if "model name" in line]
+        cpu = found[0] if found else cpu
     return {"cpu": cpu, "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
 
 
@@ -327,51 +530,35 @@ def add_statistics(row, original_ms):
     return row
 
 
-def ratio(rows, top, bottom):
-    """Median over median of two rows, each (name, backend); None if one is missing."""
-    median = {(r["name"], r["backend"]): r["median"] for r in rows if "median" in r}
-    return median[top] / median[bottom] if top in median and bottom in median else None
-
-
-def measure_all(args, backends):
+def measure_all(args):
     """Every measurement asked for, one after another; the report as a dict."""
     report = {"machine": machine(), "versions": versions(), "notes": []}
     report["settings"] = {k: vars(args)[k] for k in ("iterations", "repeats", "warmup")}
     rows = []
+    if args.repeats and "original" in args.yardsticks:
+        if installed("tf_keras"):
+            rows.append({"name": "original", **measure_original(args)})
+        else:
+            report["notes"].append("tf_keras is not installed: no original")
     if args.repeats:
-        for backend in backends:
+        for backend in args.backends:
             rows.append({"name": "gan.py loop", **spawn_worker("loop", backend, args)})
+    if args.repeats and "fused" in args.yardsticks:
         if installed("jax"):
             rows.append({"name": "fused step", **spawn_worker("fused", "jax", args)})
         else:
-            report["notes"].append("jax is not installed: no fused reference step")
-    if args.original_iterations:
-        if installed("tf_keras") and ORIGINAL.is_file() and MNIST_PATH:
-            rows.append(
-                {"name": "original", **measure_original(args.original_iterations)}
-            )
-            report["notes"].append(
-                f"the original is timed once, by itself: the mean of its "
-                f"{args.original_iterations} iterations after the first (min = max)"
-            )
-        else:
-            report["notes"].append(
-                f"original skipped: it needs tf_keras, {ORIGINAL} and MNIST_PATH"
-            )
-    original = [r["ms"][0] for r in rows if r["name"] == "original" and "ms" in r]
-    rows = report["results"] = [
-        add_statistics(r, original and original[0]) for r in rows
+            report["notes"].append("jax is not installed: no fused step")
+    original = [
+        statistics.median(r["ms"])
+        for r in rows
+        if r["name"] == "original" and "ms" in r
     ]
-    jax = ratio(rows, ("gan.py loop", "jax"), ("fused step", "jax"))
-    tf = ratio(rows, ("original", "tf_keras"), ("gan.py loop", "tensorflow"))
-    report["targets"] = {  # the issue's two targets: [ratio, met], where measured
-        f"gan.py jax / fused step <= {JAX_TARGET}": jax and [jax, jax <= JAX_TARGET],
-        f"original / gan.py tensorflow >= {TF_TARGET}": tf and [tf, tf >= TF_TARGET],
-    }
+    report["results"] = [add_statistics(r, original and original[0]) for r in rows]
     if args.memory:
-        report["memory"] = spawn_worker("memory", backends[0], args)
+        extra = ["--memory", str(args.memory)]
+        report["memory"] = spawn_worker("memory", args.backends[0], args, extra)
     if args.full_run:
-        report["full_run"] = measure_full_run(backends[0], args.full_run_args)
+        report["full_run"] = measure_full_run(args.backends[0], args)
     report["machine"]["load_after"] = os.getloadavg()[0]
     return report
 
@@ -398,18 +585,14 @@ def print_report(report):
         numbers.append(f"{r['minutes']:.1f}")
         numbers.append(f"{r['speedup']:.1f}x" if r["speedup"] else "-")
         print(line.format(r["name"], r["backend"], *numbers))
-        if not all(r.get("sanity", {}).values()):
-            print(f"  WARNING: the fused step does not train: {r['sanity']}")
-    print()
-    for target, found in report["targets"].items():
-        if found:
-            print(f"{target}: {found[0]:.2f}, {'met' if found[1] else 'NOT met'}")
+        if not all(r["sanity"].values()):
+            print(f"  WARNING: this does not train: {r['sanity']}")
     r = report.get("memory")
     if r and "error" in r:
-        print(f"Memory, gan.py {r['backend']}: failed: {r['error']}")
+        print(f"\nMemory, gan.py {r['backend']}: failed: {r['error']}")
     elif r:
         print(
-            f"Memory, gan.py {r['backend']}, {r['iterations']} iterations: peak "
+            f"\nMemory, gan.py {r['backend']}, {r['iterations']} iterations: peak "
             f"{r['peak_mib']:.0f} MiB; mean resident {r['first_mib']:.1f} MiB in the "
             f"first {r['window']}, {r['last_mib']:.1f} MiB in the last {r['window']} "
             f"({r['last_mib'] - r['first_mib']:+.1f} MiB)"
@@ -417,53 +600,27 @@ def print_report(report):
     if "full_run" in report:
         r = report["full_run"]
         print(
-            f"Full run, python gan.py {r['args']} on {r['backend']}: exit {r['exit']}, "
-            f"{r['minutes']:.2f} minutes wall, peak resident {r['peak_mib']:.0f} MiB"
+            f"\nFull run, python gan.py {r['args']} on {r['backend']}: exit "
+            f"{r['exit']}, {r['minutes']:.2f} minutes wall, peak resident "
+            f"{r['peak_mib']:.0f} MiB"
         )
     for note in report["notes"]:
         print("Note: " + note)
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add = parser.add_argument
-    add("--iterations", type=int, default=200, help="timed iterations per repeat")
-    add("--repeats", type=int, default=5, help="0 skips the timing")
-    add("--warmup", type=int, default=50, help="untimed iterations before")
-    add(
-        "--backends",
-        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
-        help="comma list, or 'all' that are installed; default: KERAS_BACKEND",
-    )
-    add("--original-iterations", type=int, default=301, help="0 skips the original")
-    add(
-        "--memory",
-        type=int,
-        default=0,
-        metavar="N",
-        help="resident memory over N iterations of gan.py's loop (first backend)",
-    )
-    add(
-        "--full-run",
-        action="store_true",
-        help="time a whole `python gan.py`, report its peak memory (first backend)",
-    )
-    add("--full-run-args", default="", help="its flags, e.g. '--iterations 300'")
-    add("--json", action="store_true", help="print one JSON object instead")
-    add("--worker", choices=["loop", "fused", "memory"], help=argparse.SUPPRESS)
-    add("--backend", default="tensorflow", help=argparse.SUPPRESS)
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    if args.worker:
-        run_worker(args)
-        return
-    backends = args.backends.split(",")
-    if args.backends == "all":
-        backends = [name for name in ALL_BACKENDS if installed(name)]
-    report = measure_all(args, backends)
+def main(argv=None):
+    args = parse_args(argv)
+    source = inputs.mnist_source(args)
+    args.mnist_path = args.mnist_path or os.environ.get("MNIST_PATH", "")
+    try:
+        check_mnist_path(args.mnist_path)
+        if args.worker:
+            return run_worker(args)
+        inputs.read_mnist(args.mnist_path, source)  # a bad file: one sentence, now
+    except InputError as err:
+        sys.exit(f"speed.py: error: {err}")
+    args.mnist_path = os.path.abspath(args.mnist_path)  # the workers run elsewhere
+    report = measure_all(args)
     if args.json:
         print(json.dumps(report))
     else:

@@ -6,30 +6,50 @@ import gan
 from conftest import run_gan
 
 
+@pytest.fixture
+def no_training(tmp_path, monkeypatch):
+    """A scratch folder, and a loud failure should a broken check let training start."""
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(*args, **kwargs):
+        pytest.fail("training started despite bad input")
+
+    monkeypatch.setattr(gan, "load_mnist", refuse)
+    monkeypatch.setattr(gan, "train", refuse)
+    return tmp_path
+
+
 def main_error(argv, capsys):
     """Runs gan.main(argv) expecting an early exit; returns (status, message)."""
     with pytest.raises(SystemExit) as stop:
         gan.main(argv)
     code = stop.value.code
+    out, err = capsys.readouterr()
+    assert out == ""  # the sentence comes before anything else, summaries included
     if isinstance(code, str):  # sys.exit("message"): status 1, message on stderr
         return 1, code
-    return code, capsys.readouterr().err
+    return code, err
 
 
-def test_flags_override_the_constants():
+def test_flags_override_the_constants(monkeypatch):
+    monkeypatch.setattr(gan, "MNIST_PATH", "")
     args = gan.parse_args(
-        "--iterations 7 --batch-size 3 --sample-interval 2 --seed 9 "
+        "--iterations 7 --batch-size 3 --sample-interval 2 --seed 0 "
         "--checkpoint-interval 4 --mnist-path m.npz --resume".split()
     )
-    assert (args.iterations, args.batch_size, args.sample_interval) == (7, 3, 2)
-    assert (args.seed, args.checkpoint_interval, args.resume) == (9, 4, True)
-    assert args.mnist_path == "m.npz"
+    config = gan.run_config(args)
+    assert (config["ITERATIONS"], config["BATCH_SIZE"]) == (7, 3)
+    assert (config["SAMPLE_INTERVAL"], config["CHECKPOINT_INTERVAL"]) == (2, 4)
+    assert config["SEED"] == 0  # a falsy flag still overrides
+    assert config["MNIST_PATH"] == "m.npz" and args.resume
 
 
-def test_defaults_are_the_constants(monkeypatch):
+def test_defaults_are_the_constants_read_when_the_run_starts(monkeypatch):
     monkeypatch.setattr(gan, "BATCH_SIZE", 64)
-    args = gan.parse_args([])
-    assert (args.iterations, args.sample_interval, args.batch_size) == (30001, 500, 64)
+    config = gan.run_config(gan.parse_args([]))
+    assert (config["ITERATIONS"], config["SAMPLE_INTERVAL"]) == (30001, 500)
+    assert config["BATCH_SIZE"] == 64
+    assert config["LEARNING_RATE"] == 0.0002 and config["IMG_SHAPE"] == (28, 28, 1)
 
 
 @pytest.mark.parametrize(
@@ -38,17 +58,20 @@ def test_defaults_are_the_constants(monkeypatch):
         (["--iterations", "-5"], "--iterations: must be at least 1"),
         (["--iterations", "many"], "--iterations: expected a whole number"),
         (["--iterations", "1.5"], "--iterations: expected a whole number"),
+        (["--iterations", str(10**12 + 1)], "--iterations: must be at most"),
         (["--batch-size", "0"], "--batch-size: must be at least 1"),
         (["--sample-interval", "0"], "--sample-interval: must be at least 1"),
         (["--checkpoint-interval", "0"], "--checkpoint-interval: must be at least 1"),
         (["--seed", "-1"], "--seed: must be at least 0"),
+        (["--seed", "4294967296"], "--seed: must be at most 4294967295"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
-def test_nonsense_flags_are_refused(argv, words, capsys):
+def test_nonsense_flags_are_refused_with_one_sentence(argv, words, capsys):
     status, message = main_error(argv, capsys)
     assert status != 0
     assert words in message
-    assert "Traceback" not in message
+    assert len(message.strip().splitlines()) == 1  # no usage block, no traceback
 
 
 @pytest.mark.parametrize(
@@ -58,25 +81,54 @@ def test_nonsense_flags_are_refused(argv, words, capsys):
         ("BATCH_SIZE", -3),
         ("SAMPLE_INTERVAL", 2.5),
         ("LATENT_DIM", 0),
+        ("SEED", 2**32),
         ("LEARNING_RATE", -1.0),
+        ("LEARNING_RATE", float("nan")),
         ("BETA_1", 1.5),
+        ("GRID_ROWS", 0),
+        ("IMG_SHAPE", (32, 32, 1)),
     ],
 )
-def test_nonsense_constants_are_refused(monkeypatch, capsys, name, value):
+def test_nonsense_constants_are_refused(no_training, monkeypatch, capsys, name, value):
     monkeypatch.setattr(gan, name, value)
     status, message = main_error([], capsys)
     assert status == 1
     assert name in message and repr(value) in message
 
 
-def test_unwritable_output_folder_is_refused(tmp_path, monkeypatch, capsys):
-    (tmp_path / "images").write_text("a file where the folder should be")
-    monkeypatch.chdir(tmp_path)
+def test_a_batch_larger_than_the_data_is_refused_before_training(
+    no_training, monkeypatch, capsys
+):
+    monkeypatch.setattr(gan, "load_mnist", lambda *a: [0] * 64)
+    status, message = main_error(["--batch-size", "100000000"], capsys)
+    assert status == 1
+    assert (
+        "BATCH_SIZE (--batch-size) must be at most 64, the number of training"
+        in message
+    )
+
+
+def test_unwritable_output_folder_is_refused(no_training, capsys):
+    (no_training / "images").write_text("a file where the folder should be")
     status, message = main_error([], capsys)
     assert status == 1
     assert "cannot write to output folder 'images'" in message
+    assert str(no_training) in message  # a relative path, with where it resolved
 
 
+def test_a_full_output_folder_is_refused(no_training, monkeypatch, capsys):
+    import shutil
+
+    usage = shutil.disk_usage(".")
+    full = type(usage)(usage.total, usage.total - 10 * 2**20, 10 * 2**20)
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: full)
+    status, message = main_error([], capsys)
+    assert status == 1
+    assert "has 10 MB free; a run needs about" in message
+    assert sorted(p.name for p in (no_training / "images").iterdir()) == []
+
+
+@pytest.mark.slow
 def test_bad_data_file_exits_with_one_line_and_no_traceback(tmp_path):
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
@@ -85,5 +137,6 @@ def test_bad_data_file_exits_with_one_line_and_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("gan.py: error: MNIST file") and str(bad) in last
+    assert "MNIST_PATH" in last  # where the path came from: the fix names it
     assert result.stdout == ""  # nothing trained
     assert not (tmp_path / "saved_model" / "generator.keras").exists()

@@ -1,10 +1,13 @@
 """The MNIST loader: right scaling on good files, one clear sentence on bad ones."""
 
+import gzip
+
 import keras
 import numpy as np
 import pytest
 
 import gan
+import inputs
 
 
 def write_npz(path, **arrays):
@@ -41,6 +44,8 @@ def test_real_mnist_file(mnist_path):
     "make, words",
     [
         (lambda p: str(p / "absent.npz"), "does not exist"),
+        (lambda p: str(p), "is a folder, not a file"),
+        (lambda p: gzipped(write_npz(p / "g.npz", **fake_mnist())), "gzip-compressed"),
         (lambda p: (p / "t.npz").write_text("not a zip") and str(p / "t.npz"), ".npz"),
         (
             lambda p: truncate(write_npz(p / "c.npz", **fake_mnist(200))),
@@ -62,6 +67,8 @@ def test_real_mnist_file(mnist_path):
     ],
     ids=[
         "missing",
+        "folder",
+        "gzip",
         "not-npz",
         "truncated",
         "wrong-keys",
@@ -78,6 +85,42 @@ def test_bad_files_raise_one_sentence_naming_the_file(tmp_path, make, words):
     assert words in message
     assert path in message
     assert "\n" not in message
+
+
+def gzipped(path):
+    with open(path, "rb") as f:
+        data = gzip.compress(f.read())
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
+    path = write_npz(tmp_path / "m.npz", **fake_mnist())
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(inputs, "open", denied, raising=False)
+    with pytest.raises(gan.InputError) as error:
+        gan.load_mnist(path)
+    assert "cannot be read (Permission denied); make it readable" in str(error.value)
+    assert "damaged" not in str(error.value)
+
+
+def test_the_fix_names_the_flag_the_user_gave(tmp_path):
+    missing = str(tmp_path / "absent.npz")
+    with pytest.raises(gan.InputError, match="fix --mnist-path$"):
+        gan.load_mnist(missing, "--mnist-path")
+    with pytest.raises(gan.InputError, match="fix MNIST_PATH$"):
+        gan.load_mnist(missing)
+
+
+def test_a_relative_path_is_shown_with_its_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(gan.InputError) as error:
+        gan.load_mnist("data/absent.npz")
+    assert f"'data/absent.npz' (in {tmp_path}) does not exist" in str(error.value)
 
 
 def truncate(path):

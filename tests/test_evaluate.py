@@ -1,6 +1,7 @@
 """Tests for evaluate.py: the maths against known answers, the command line's errors.
 
-Small synthetic arrays only: no MNIST, no classifier training.
+Small synthetic arrays only, no classifier training; the tests marked slow start a
+process or read real MNIST.
 """
 
 import json
@@ -16,6 +17,7 @@ from keras import layers
 
 import evaluate
 import gan
+import inputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -80,7 +82,7 @@ def test_parzen_several_sigmas_match_one_at_a_time():
     rng = np.random.default_rng(2)
     x, centres = rng.random((5, 30)), rng.random((8, 30))
     sigmas = [0.1, 0.5]
-    both = evaluate.parzen_log_likelihoods(x, centres, sigmas)
+    both = evaluate.parzen_by_sigma(x, centres, sigmas)
     assert both.shape == (2, 5)
     for row, sigma in zip(both, sigmas):
         np.testing.assert_allclose(row, naive_parzen(x, centres, sigma), rtol=1e-10)
@@ -208,17 +210,21 @@ def test_samples_are_seeded_and_in_unit_range():
     assert not np.array_equal(first, other)
 
 
-def test_evaluate_reports_every_figure_for_both_rows(monkeypatch):
-    monkeypatch.setattr(evaluate, "N_SAMPLES", 40)
-    monkeypatch.setattr(evaluate, "REAL_SAMPLES", slice(0, 40))
-    monkeypatch.setattr(evaluate, "VALIDATION", slice(40, 60))
+def test_evaluate_reports_every_figure_for_both_rows():
     rng = np.random.default_rng(9)
-    x_train = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
-    x_test = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
-    y_test = rng.integers(0, 10, 30)
+    mnist = {
+        "x_train": rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, 30),
+    }
     keras.utils.set_random_seed(0)
     figures = evaluate.evaluate(
-        gan.build_generator(), evaluate.build_classifier(), x_train, x_test, y_test
+        gan.build_generator(),
+        evaluate.build_classifier(),
+        mnist,
+        n_samples=40,
+        real_samples=slice(0, 40),
+        validation=slice(40, 60),
     )
     keys = {
         "parzen_ll",
@@ -233,9 +239,170 @@ def test_evaluate_reports_every_figure_for_both_rows(monkeypatch):
     assert keys | {"images"} == figures["real"].keys()
     for row in (figures, figures["real"]):
         assert all(np.isfinite(row[key]) for key in keys)
-    assert json.loads(json.dumps(figures))["real"]["images"] == "x_train[:10000]"
+    assert figures["n_samples"] == 40 and figures["n_train"] == 60
+    assert figures["memorization"].keys() == {"samples", "test_images", "ratio"}
+    assert np.isfinite(list(figures["memorization"].values())).all()
+    assert json.loads(json.dumps(figures))["real"]["images"] == "x_train[:40]"
     table = evaluate.format_table(figures, "g.keras")
     assert "| This generator |" in table and "225 +- 2" in table
+    assert "| Real MNIST (x_train[:40]) |" in table
+    copying = figures["memorization"]
+    assert f"| This generator | {copying['samples']:.3f} |" in table
+
+
+@pytest.mark.parametrize(
+    "part, name",
+    [
+        (slice(0, 10000), "x_train[:10000]"),
+        (slice(None, 40), "x_train[:40]"),
+        (slice(50000, 51000), "x_train[50000:51000]"),
+        (slice(5, None, 2), "x_train[5::2]"),
+    ],
+)
+def test_the_real_rows_label_is_its_slice(part, name):
+    assert evaluate.slice_name("x_train", part) == name
+    images = np.arange(60000)
+    assert np.array_equal(eval(name, {"x_train": images}), images[part])
+
+
+# -----------------------------------------------------------------------------
+# Nearest training images and the memorization figures
+
+
+def brute_force_nearest(queries, references):
+    """Every distance in float64, one query at a time."""
+    queries = np.asarray(queries, "float32").astype("float64")
+    references = np.asarray(references, "float32").astype("float64")
+    found = [np.sum((references - q) ** 2, axis=1) for q in queries]
+    return np.argmin(found, axis=1), np.sqrt(np.min(found, axis=1))
+
+
+def test_a_training_image_finds_itself_at_distance_zero():
+    rng = np.random.default_rng(10)
+    train = evaluate.to_unit_interval(
+        rng.integers(0, 256, (300, 28, 28), dtype=np.uint8), "float32"
+    )
+    picks = [0, 17, 299]
+    # What the float32 search alone makes of a row and itself: |a|^2 + |b|^2 - 2ab is
+    # not 0, so only the float64 re-measure makes this test pass.
+    sq = np.einsum("ij,ij->i", train, train)
+    naive = sq[picks] + ((-2.0 * train[picks]) @ train.T + sq)[[0, 1, 2], picks]
+    assert np.any(naive != 0)
+    indices, distances = evaluate.nearest_neighbours(train[picks], train)
+    assert indices.tolist() == picks
+    assert distances.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 500])
+def test_random_queries_agree_with_brute_force(batch_size):
+    rng = np.random.default_rng(11)
+    references, queries = rng.random((400, D)), rng.random((25, D))
+    indices, distances = evaluate.nearest_neighbours(
+        queries, references, batch_size=batch_size
+    )
+    expected_indices, expected_distances = brute_force_nearest(queries, references)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
+    assert indices.dtype == np.int64 and distances.dtype == np.float64
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 2, 0]])
+def test_near_ties_are_settled_in_float64(order):
+    # Three references 1e-3, 0.9995e-3 and 1.0005e-3 away in one pixel: their float32
+    # scores (about -|q|^2 = -260, spaced 3e-5 apart) cannot tell them apart.
+    query = np.random.default_rng(12).random(D).astype("float32")
+    query[0] = 0.5
+    references = np.tile(query, (3, 1))
+    references[:, 0] += np.array([1e-3, 0.9995e-3, 1.0005e-3], "float32")
+    indices, distances = evaluate.nearest_neighbours(query[None], references[order])
+    assert order[indices[0]] == 1
+    expected = abs(float(references[1, 0]) - float(query[0]))
+    assert distances[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_round_off_bound_covers_the_float32_scores():
+    rng = np.random.default_rng(13)
+    queries, references = (
+        rng.random((50, D), "float32"),
+        rng.random((300, D), "float32"),
+    )
+    references_sq = np.einsum("ij,ij->i", references, references)
+    scores = (-2.0 * queries) @ references.T + references_sq
+    q64, r64 = queries.astype("float64"), references.astype("float64")
+    exact = np.sum(r64**2, axis=1) - 2.0 * q64 @ r64.T
+    bound = evaluate.ranking_error_bound(queries, references_sq)
+    error = np.abs(scores - exact).max(axis=1)
+    assert np.all(error > 0) and np.all(error <= bound)
+    assert np.all(bound < 0.1)  # small enough to leave few candidates
+
+
+class ReplayGenerator:
+    """A stand-in generator whose "samples" are the given images, in tanh's range."""
+
+    def __init__(self, images):
+        self.images = images.reshape(-1, *gan.IMG_SHAPE).astype("float32") / 127.5 - 1
+        self.given = 0
+
+    def __call__(self, noise, training=False):
+        assert not training  # inference mode: BatchNorm's moving statistics
+        batch = self.images[self.given : self.given + len(noise)]
+        self.given += len(noise)
+        return batch
+
+
+def test_images_come_in_batches_in_order_in_unit_range():
+    digits = toy_digits(2 * evaluate.PREDICT_BATCH + 7, seed=0)
+    images = evaluate.images_from_noise(ReplayGenerator(digits), np.zeros(len(digits)))
+    assert images.shape == (len(digits), D)
+    np.testing.assert_allclose(images, digits.reshape(len(digits), -1) / 255, atol=1e-6)
+
+
+def toy_digits(n, seed):
+    """Toy "digits": ten blurry prototypes plus per-image noise, as uint8 images."""
+    rng = np.random.default_rng(seed)
+    prototypes = np.random.default_rng(0).random((10, 28, 28)) * 255
+    noise = rng.normal(0, 60, (n, 28, 28))
+    return np.clip(prototypes[rng.integers(0, 10, n)] + noise, 0, 255).astype("uint8")
+
+
+def test_a_generator_that_copies_training_images_scores_about_zero():
+    train, test = toy_digits(500, seed=1), toy_digits(300, seed=2)
+    samples = evaluate.generate_samples(ReplayGenerator(train[100:300]), n=200)
+    figures = evaluate.memorization(
+        samples,
+        evaluate.to_unit_interval(train, "float32"),
+        evaluate.to_unit_interval(test),
+    )
+    assert figures["samples"] < 1e-5
+    assert figures["test_images"] > 5
+    assert figures["ratio"] < 1e-6
+
+
+def test_a_generator_that_returns_unseen_digits_scores_about_one():
+    train, test = toy_digits(500, seed=1), toy_digits(300, seed=2)
+    samples = evaluate.generate_samples(ReplayGenerator(test[:150]), n=150)
+    figures = evaluate.memorization(
+        samples,
+        evaluate.to_unit_interval(train, "float32"),
+        evaluate.to_unit_interval(test),
+    )
+    assert 0.9 < figures["ratio"] < 1.1
+    assert figures["ratio"] == figures["samples"] / figures["test_images"]
+
+
+@pytest.mark.slow
+def test_real_mnist_neighbours_are_exact(mnist_path):
+    mnist = inputs.read_mnist(mnist_path, splits=("train", "test"))
+    train = evaluate.to_unit_interval(mnist["x_train"], "float32")
+    picks = [0, 1, 59999, 31337]
+    indices, distances = evaluate.nearest_neighbours(train[picks], train)
+    assert distances.tolist() == [0.0] * 4
+    assert np.array_equal(train[indices], train[picks])  # itself, or a duplicate
+    test = evaluate.to_unit_interval(mnist["x_test"][:20], "float32")
+    indices, distances = evaluate.nearest_neighbours(test, train)
+    expected_indices, expected_distances = brute_force_nearest(test, train)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
 
 
 # -----------------------------------------------------------------------------
@@ -257,7 +424,7 @@ def test_missing_generator_file(tmp_path):
 def test_generator_file_that_is_not_a_model(tmp_path):
     path = tmp_path / "generator.keras"
     path.write_text("not a model")
-    assert "is not a Keras model" in error_of([str(path)])
+    assert "is damaged or not a Keras model" in error_of([str(path)])
 
 
 def save_model(path, input_dim, output_layers):
@@ -285,10 +452,72 @@ def test_generator_with_the_wrong_input_shape(tmp_path):
 def test_a_broken_cached_classifier_is_reported(tmp_path):
     path = tmp_path / "mnist_classifier.keras"
     path.write_text("half a file")
-    with pytest.raises(gan.InputError, match="delete it"):
+    with pytest.raises(inputs.InputError, match="delete it"):
         evaluate.load_or_train_classifier(None, None, path=str(path))
 
 
+def test_the_classifier_is_cached_whole_and_then_reused(tmp_path, monkeypatch):
+    trained = []
+
+    def train_quickly(x_train, y_train):
+        trained.append(len(x_train))
+        return evaluate.build_classifier()
+
+    monkeypatch.setattr(evaluate, "train_classifier", train_quickly)
+    path = tmp_path / "cache" / "mnist_classifier.keras"
+    evaluate.load_or_train_classifier(np.zeros(3), None, path=str(path))
+    assert os.listdir(path.parent) == ["mnist_classifier.keras"]  # no temporaries
+    again = evaluate.load_or_train_classifier(np.zeros(3), None, path=str(path))
+    assert trained == [3]
+    assert again.output_shape == (None, 10)
+
+
+def write_mnist(path, n_train, n_test=5):
+    rng = np.random.default_rng(14)
+    arrays = {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
+    }
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return str(path)
+
+
+def test_mnist_is_read_with_labels_and_both_splits(tmp_path):
+    path = write_mnist(tmp_path / "mnist.npz", n_train=evaluate.VALIDATION.stop)
+    mnist = evaluate.load_mnist(path)
+    assert mnist.keys() == {"x_train", "y_train", "x_test", "y_test"}
+    assert len(mnist["x_train"]) == 51000 and len(mnist["y_test"]) == 5
+
+
+def test_too_few_training_images_for_the_parzen_protocol(tmp_path):
+    path = write_mnist(tmp_path / "mnist.npz", n_train=100)
+    with pytest.raises(inputs.InputError, match="100 training images.*--mnist-path"):
+        evaluate.load_mnist(path, "--mnist-path")
+
+
+def test_a_bad_mnist_file_is_one_sentence(tmp_path):
+    path = tmp_path / "mnist.npz"
+    path.write_text("not a zip")
+    message = error_of([str(tmp_path / "nope.keras"), "--mnist-path", str(path)])
+    assert "generator file" in message  # the generator is checked first
+    generator = str(tmp_path / "generator.keras")
+    keras.utils.set_random_seed(0)
+    gan.build_generator().save(generator)
+    message = error_of([generator, "--mnist-path", str(path)])
+    assert "MNIST file" in message and "--mnist-path" in message
+
+
+@pytest.mark.parametrize("flag", [["--seed", "-1"], ["--seed", "x"], ["--nope"]])
+def test_a_bad_flag_is_one_sentence(flag, capsys):
+    message = error_of(flag)
+    assert "Traceback" not in message and "\n" not in message
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow
 def test_command_line_error_has_no_traceback(tmp_path):
     result = subprocess.run(
         [

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import backends, run_python
 
+pytestmark = pytest.mark.slow  # a fresh interpreter per backend
+
 PHASE_CHECK = """
 import json, warnings
 import numpy as np

@@ -1,0 +1,208 @@
+"""Pictures of what a trained generator makes, after the GAN paper's Figures 2 and 3.
+
+`python sample.py [GENERATOR]` writes three pictures into images/:
+- samples.png: an n x n grid of samples (--n, default 10);
+- interpolation.png (Figure 3): each row a linear walk in z, in equal steps, from one
+  random latent point to another, both ends included;
+- nearest.png (Figure 2): samples, each beside its nearest training image (L2 in
+  [0, 1] pixel space, over all 60,000), framed in red. A generator that memorized its
+  training set shows the same digit twice.
+The same generator and --seed give the same pictures.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+import inputs
+
+inputs.prepare_keras(script=__name__ == "__main__")  # before Keras loads
+import evaluate
+import gan
+import safekeeping
+from inputs import InputError
+
+# -----------------------------------------------------------------------------
+# Constants
+
+GENERATOR_PATH = evaluate.GENERATOR_PATH
+OUTPUT_DIR = gan.IMAGES_DIR
+OUTPUT_MB = 8  # three PNGs of a few hundred KB each
+SEED = 1337  # evaluate.py's: samples.png shows the first of the samples it scores
+GRID_SIZE = 10  # samples.png is GRID_SIZE x GRID_SIZE (--n)
+WALKS, WALK_STEPS = 8, 11  # interpolation.png: rows, images per row (both ends too)
+WALK_STREAM = 1  # the walks' ends are drawn from (seed, 1): --n does not move them
+NEAREST_ROWS, NEAREST_PAIRS = 8, 5  # nearest.png: rows of (sample, neighbour) pairs
+GAP = 2  # white pixels between images
+PAIR_GAP = 10  # and between pairs in nearest.png, with room for the distance
+FRAME = (0.85, 0.1, 0.1)  # red: marks the training images in nearest.png
+SCALE = 3  # screen pixels per image pixel
+DPI = 100
+
+# -----------------------------------------------------------------------------
+# Latent points and their images
+
+
+def walks(starts, ends, steps=WALK_STEPS):
+    """(rows, steps, LATENT_DIM): from each start to its end in equal steps, both
+    ends included (t = 0 gives the start exactly, t = 1 the end)."""
+    t = np.linspace(0.0, 1.0, steps, dtype="float32")[None, :, None]
+    return (1 - t) * starts[:, None, :] + t * ends[:, None, :]
+
+
+def as_images(rows):
+    """Rows of 784 pixels in [0, 1] -> (n, 28, 28) images."""
+    return np.asarray(rows).reshape(len(rows), *gan.IMG_SHAPE[:2])
+
+
+# -----------------------------------------------------------------------------
+# Pictures: images laid out on one RGB canvas, shown by matplotlib
+
+
+def mosaic(tiles, cols, gap=GAP):
+    """Equal-sized (h, w, 3) tiles in rows of `cols`, on white, `gap` pixels apart."""
+    rows = -(-len(tiles) // cols)
+    h, w = tiles[0].shape[:2]
+    canvas = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap, 3))
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = (
+            tile
+        )
+    return canvas
+
+
+def rgb(images):
+    """Grey images in [0, 1] -> RGB, clipped: a float32 tanh can overshoot by 1e-7."""
+    return np.repeat(np.clip(images, 0.0, 1.0)[..., None], 3, axis=-1)
+
+
+def framed(image, colour, width=GAP):
+    """An RGB image with a border `width` pixels wide."""
+    out = np.empty((image.shape[0] + 2 * width, image.shape[1] + 2 * width, 3))
+    out[...] = colour
+    out[width:-width, width:-width] = image
+    return out
+
+
+def show(canvas, title, path):
+    """The canvas at SCALE screen pixels per pixel, titled, written to path."""
+    height, width = canvas.shape[:2]
+    title_px = 40
+    fig = safekeeping.plt.figure(
+        figsize=(width * SCALE / DPI, (height * SCALE + title_px) / DPI), dpi=DPI
+    )
+    ax = fig.add_axes((0, 0, 1, height * SCALE / (height * SCALE + title_px)))
+    ax.imshow(canvas, interpolation="nearest")
+    ax.axis("off")
+    fig.suptitle(title, fontsize=9, y=1 - 6 / (height * SCALE + title_px), va="top")
+    return fig, ax
+
+
+def samples_figure(samples, n, seed, path):
+    canvas = mosaic(rgb(as_images(samples)), cols=n)
+    title = f"{n * n} samples (noise seed {seed})"
+    safekeeping.save_figure(show(canvas, title, path)[0], path)
+
+
+def interpolation_figure(images, seed, path):
+    """images: (WALKS, WALK_STEPS, 784), one walk a row."""
+    rows, steps = images.shape[:2]
+    canvas = mosaic(rgb(as_images(images.reshape(rows * steps, -1))), cols=steps)
+    title = (
+        f"Linear walks in z: each row {steps} images in equal steps from one random "
+        f"point to another (seed {seed})"
+    )
+    safekeeping.save_figure(show(canvas, title, path)[0], path)
+
+
+def nearest_figure(samples, neighbours, distances, seed, path):
+    """Each sample beside its nearest training image (red frame), the L2 distance
+    between them below the training image."""
+    white = (1.0, 1.0, 1.0)
+    pairs = [
+        np.concatenate([framed(s, white), framed(t, FRAME)], axis=1)
+        for s, t in zip(rgb(as_images(samples)), rgb(neighbours / 255.0))
+    ]
+    canvas = mosaic(pairs, cols=NEAREST_PAIRS, gap=PAIR_GAP)
+    title = (
+        "Samples, each beside its nearest training image (red) and their L2 "
+        f"distance (seed {seed})"
+    )
+    fig, ax = show(canvas, title, path)
+    h, w = pairs[0].shape[:2]
+    for i, distance in enumerate(distances):
+        r, c = divmod(i, NEAREST_PAIRS)
+        x, y = c * (w + PAIR_GAP) + 0.75 * w, r * (h + PAIR_GAP) + h + 0.5
+        ax.text(x, y, f"{distance:.2f}", fontsize=7, ha="center", va="top")
+    safekeeping.save_figure(fig, path)
+
+
+# -----------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv=None):
+    parser = inputs.ArgumentParser(
+        prog="sample.py", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "generator",
+        nargs="?",
+        default=GENERATOR_PATH,
+        help=f"a generator saved by gan.py (default {GENERATOR_PATH})",
+    )
+    parser.add_argument(
+        "--n",
+        type=inputs.flag_type("GRID_ROWS"),  # 1..100, as gan.py's grids
+        default=GRID_SIZE,
+        help=f"samples.png is n x n samples (default {GRID_SIZE})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=inputs.flag_type("SEED"),
+        default=SEED,
+        help=f"the latent points (default {SEED})",
+    )
+    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        # Cheap checks first: a bad folder or generator fails before MNIST is read.
+        inputs.make_output_dirs({OUTPUT_DIR: OUTPUT_MB})
+        generator = evaluate.load_generator(args.generator)
+        x_train = inputs.read_mnist(
+            args.mnist_path or gan.MNIST_PATH, inputs.mnist_source(args)
+        )["x_train"]
+        paths = [
+            os.path.join(OUTPUT_DIR, name)
+            for name in ("samples.png", "interpolation.png", "nearest.png")
+        ]
+        # The first of evaluate.py's samples for this seed: nearest.png shows the
+        # first of samples.png's.
+        n_nearest = NEAREST_ROWS * NEAREST_PAIRS
+        noise = evaluate.latent_points(max(args.n**2, n_nearest), args.seed)
+        samples = evaluate.images_from_noise(generator, noise)
+        samples_figure(samples[: args.n**2], args.n, args.seed, paths[0])
+
+        ends = evaluate.latent_points(2 * WALKS, [args.seed, WALK_STREAM])
+        z = walks(ends[:WALKS], ends[WALKS:])
+        walked = evaluate.images_from_noise(generator, z.reshape(-1, gan.LATENT_DIM))
+        interpolation_figure(walked.reshape(WALKS, WALK_STEPS, -1), args.seed, paths[1])
+
+        train = evaluate.to_unit_interval(x_train, "float32")
+        indices, distances = evaluate.nearest_neighbours(samples[:n_nearest], train)
+        nearest_figure(
+            samples[:n_nearest], x_train[indices], distances, args.seed, paths[2]
+        )
+    except InputError as err:
+        sys.exit(f"sample.py: error: {err}")
+    print(f"Wrote {', '.join(paths)}.")
+
+
+if __name__ == "__main__":
+    main()
