@@ -18,8 +18,8 @@ inputs.prepare_keras(script=__name__ == "__main__")  # before Keras loads
 import keras
 from keras import layers
 
-import safekeeping
-from inputs import InputError
+import safekeeping  # first: it picks matplotlib's file-only backend
+import matplotlib.pyplot as plt
 
 # -----------------------------------------------------------------------------
 # Constants: every knob of a run. Flags override some of them for one run.
@@ -125,10 +125,7 @@ def build_combined(generator, discriminator):
 
 
 def train_discriminator(generator, discriminator, real_images):
-    """One step on real images (label 1), one on generated ones (label 0).
-
-    Returns (loss, accuracy), each the mean of the two steps.
-    """
+    """One step on real images (label 1), one on fakes (label 0); mean loss, acc."""
     n = len(real_images)
     valid, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
     # Inference mode: making D's fake batch must not move G's BatchNorm statistics.
@@ -163,7 +160,7 @@ def sample_images(generator, iteration, noise=None):
     if noise is None:
         noise = sample_noise(GRID_ROWS * GRID_COLS)
     images = 0.5 * generator.predict_on_batch(noise) + 0.5  # [-1, 1] -> [0, 1]
-    fig, axs = safekeeping.plt.subplots(GRID_ROWS, GRID_COLS)
+    fig, axs = plt.subplots(GRID_ROWS, GRID_COLS)
     for ax, image in zip(axs.flat, images):
         ax.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1)
         ax.axis("off")
@@ -211,13 +208,9 @@ def train(x_train, config, checkpoint=None):
 
 def parse_args(argv=None):
     parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    for (
-        flag
-    ) in "iterations batch_size sample_interval checkpoint_interval seed".split():
-        name = flag.upper()  # each flag overrides the constant of its name
-        parser.add_argument(
-            "--" + flag.replace("_", "-"), type=inputs.flag_type(name), default=None
-        )
+    for name in inputs.FLAGS:  # --batch-size overrides BATCH_SIZE, and so on
+        flag = "--" + name.lower().replace("_", "-")
+        parser.add_argument(flag, type=inputs.flag_type(name))
     parser.add_argument("--resume", action="store_true", help="continue the run")
     parser.add_argument("--start-over", action="store_true", help="replace the run")
     parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
@@ -238,11 +231,13 @@ def main(argv=None):
         with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):
             checkpoint = safekeeping.checkpoint_to_continue(config, args)
             if checkpoint and checkpoint["iteration"] + 1 >= config["ITERATIONS"]:
-                return print(safekeeping.nothing_to_do(checkpoint, args.iterations))
+                return print(
+                    safekeeping.nothing_to_do(checkpoint, config["ITERATIONS"])
+                )
             x_train = load_mnist(config["MNIST_PATH"], inputs.mnist_source(args))
             inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
             run = train(x_train, config, checkpoint)
-    except InputError as err:
+    except inputs.InputError as err:
         sys.exit(f"gan.py: error: {err}")
     if run.stopping:
         print(run.stop_report(safekeeping.resume_command("gan.py", argv)))

@@ -5,6 +5,7 @@ anything trains; the scripts print it as `<script>: error: <sentence>`.
 """
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -114,7 +115,7 @@ WHOLE_NUMBERS = {
     "GRID_COLS": (1, 100),
     "GIF_FRAME_MS": (1, 60_000),
 }
-FLAGS = {"ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "SEED"}
+FLAGS = ("ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "SEED")
 
 
 def flag_type(name):
@@ -209,13 +210,15 @@ def check_readable_file(path, what, fix):
     return head
 
 
-def read_npz(path, what, fix, keys):
-    """The arrays `keys` of an .npz, only those read; one sentence for what is wrong."""
+def read_npz(path, what, fix, keys=None):
+    """The arrays `keys` (default all) of an .npz, only those read; one sentence for
+    whatever is wrong."""
     head = check_readable_file(path, what, fix)
     if head != b"PK\x03\x04":
         raise InputError(f"{what} {shown(path)} is not an .npz (zip) file; {fix}")
     try:
         with np.load(path, allow_pickle=False) as data:
+            keys = data.files if keys is None else keys
             missing = [key for key in keys if key not in data.files]
             if missing:
                 raise InputError(
@@ -318,7 +321,7 @@ def make_output_dirs(needs_mb):
                 "make it writable, free some space, or run from another folder"
             ) from None
         finally:
-            if os.path.exists(probe):
+            with contextlib.suppress(OSError):
                 os.remove(probe)
         if free < megabytes * 2**20:
             raise InputError(

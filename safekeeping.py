@@ -334,9 +334,8 @@ def save_checkpoint(path, models, iteration, iterations, losses, grid_noise, set
 
 
 def read_checkpoint(path, keys=None, fix="start over with --start-over"):
-    """The checkpoint's arrays (only `keys`, if given), with iteration as an int."""
-    if keys is None:
-        keys = checkpoint_keys(path, fix)
+    """The checkpoint's arrays (only `keys`, if given), iteration and iterations as
+    ints and the settings as a dict."""
     checkpoint = read_npz(path, "checkpoint", fix, keys)
     try:
         checkpoint["iteration"] = int(checkpoint["iteration"])
@@ -348,13 +347,6 @@ def read_checkpoint(path, keys=None, fix="start over with --start-over"):
             f"checkpoint {shown(path)} is damaged ({type(err).__name__}); {fix}"
         ) from None
     return checkpoint
-
-
-def checkpoint_keys(path, fix):
-    """All the keys of a checkpoint, read from its index alone."""
-    read_npz(path, "checkpoint", fix, ())  # one sentence for what is wrong first
-    with np.load(path, allow_pickle=False) as data:
-        return data.files
 
 
 def restore_checkpoint(models, checkpoint, path):

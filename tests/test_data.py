@@ -79,7 +79,7 @@ def test_real_mnist_file(mnist_path):
 )
 def test_bad_files_raise_one_sentence_naming_the_file(tmp_path, make, words):
     path = make(tmp_path)
-    with pytest.raises(gan.InputError) as error:
+    with pytest.raises(inputs.InputError) as error:
         gan.load_mnist(path)
     message = str(error.value)
     assert words in message
@@ -102,7 +102,7 @@ def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(inputs, "open", denied, raising=False)
-    with pytest.raises(gan.InputError) as error:
+    with pytest.raises(inputs.InputError) as error:
         gan.load_mnist(path)
     assert "cannot be read (Permission denied); make it readable" in str(error.value)
     assert "damaged" not in str(error.value)
@@ -110,15 +110,15 @@ def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
 
 def test_the_fix_names_the_flag_the_user_gave(tmp_path):
     missing = str(tmp_path / "absent.npz")
-    with pytest.raises(gan.InputError, match="fix --mnist-path$"):
+    with pytest.raises(inputs.InputError, match="fix --mnist-path$"):
         gan.load_mnist(missing, "--mnist-path")
-    with pytest.raises(gan.InputError, match="fix MNIST_PATH$"):
+    with pytest.raises(inputs.InputError, match="fix MNIST_PATH$"):
         gan.load_mnist(missing)
 
 
 def test_a_relative_path_is_shown_with_its_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(gan.InputError) as error:
+    with pytest.raises(inputs.InputError) as error:
         gan.load_mnist("data/absent.npz")
     assert f"'data/absent.npz' (in {tmp_path}) does not exist" in str(error.value)
 
@@ -134,5 +134,5 @@ def test_no_network_and_no_path_names_the_fix(monkeypatch):
         raise Exception("URL fetch failure: no network")
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(gan.InputError, match="MNIST_PATH"):
+    with pytest.raises(inputs.InputError, match="MNIST_PATH"):
         gan.load_mnist("")

@@ -5,8 +5,10 @@ then reproduces an uninterrupted run's losses and weights bit for bit.
 """
 
 import csv
+import contextlib
 import errno
 import hashlib
+import io
 import os
 import re
 import shlex
@@ -20,6 +22,7 @@ import numpy as np
 import pytest
 
 import gan
+import inputs
 import safekeeping
 from conftest import GAN, run_gan
 
@@ -167,18 +170,29 @@ def run_main(argv, capsys):
     return status, out, err
 
 
-@pytest.fixture
-def tiny(tmp_path, monkeypatch, capsys):
-    """A scratch folder with tiny data, and its uninterrupted run for reference."""
-    reference = tmp_path / "reference"
+@pytest.fixture(scope="module")
+def tiny_reference(tmp_path_factory):
+    """Tiny data, and its uninterrupted run in this process, for reference."""
+    folder = tmp_path_factory.mktemp("tiny")
+    argv = [*TINY, "--mnist-path", tiny_mnist(folder)]
+    reference = folder / "reference"
     reference.mkdir()
-    mnist = tiny_mnist(tmp_path)
-    monkeypatch.chdir(reference)
-    assert run_main([*TINY, "--mnist-path", mnist], capsys)[0] == 0
-    cwd = tmp_path / "run"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    return cwd, reference, [*TINY, "--mnist-path", mnist]
+    here = os.getcwd()
+    os.chdir(reference)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            gan.main(argv)
+    finally:
+        os.chdir(here)
+    return reference, argv
+
+
+@pytest.fixture
+def tiny(tiny_reference, tmp_path, monkeypatch):
+    """A scratch folder to run the tiny run in, and the reference to compare with."""
+    reference, argv = tiny_reference
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, reference, argv
 
 
 def signal_at(monkeypatch, iteration, *signums):
@@ -304,7 +318,7 @@ def test_a_second_run_in_the_folder_is_refused_and_a_killed_ones_lock_is_not(
 def test_the_lock_names_the_process_that_holds_it(tmp_path):
     with safekeeping.one_run_per_folder([tmp_path]):
         with pytest.raises(
-            gan.InputError, match=f"another run \\(process {os.getpid()}"
+            inputs.InputError, match=f"another run \\(process {os.getpid()}"
         ):
             with safekeeping.one_run_per_folder([tmp_path]):
                 pass

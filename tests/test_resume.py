@@ -214,7 +214,7 @@ def test_the_csv_on_disk_is_never_behind_the_checkpoint(models_and_checkpoint):
 def test_a_truncated_checkpoint_is_refused_with_one_sentence(models_and_checkpoint):
     with open(gan.CHECKPOINT_PATH, "r+b") as f:
         f.truncate(os.path.getsize(gan.CHECKPOINT_PATH) // 2)
-    with pytest.raises(gan.InputError, match="is damaged"):
+    with pytest.raises(inputs.InputError, match="is damaged"):
         safekeeping.read_checkpoint(gan.CHECKPOINT_PATH)
 
 
@@ -229,7 +229,7 @@ def test_a_checkpoint_of_other_layer_sizes_is_refused(models_and_checkpoint):
     checkpoint = safekeeping.read_checkpoint(gan.CHECKPOINT_PATH)
     checkpoint["generator/0"] = np.zeros((100, 128), "float32")
     models, _, _ = models_and_checkpoint
-    with pytest.raises(gan.InputError, match="does not fit this file's generator"):
+    with pytest.raises(inputs.InputError, match="does not fit this file's generator"):
         safekeeping.restore_checkpoint(models, checkpoint, gan.CHECKPOINT_PATH)
 
 
@@ -259,3 +259,56 @@ def test_resume_without_a_checkpoint_names_the_folder_it_looked_in(
     assert f"--resume found no checkpoint in 'saved_model' (in {tmp_path})" in str(
         stop.value.code
     )
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--seed", "5"], "SEED = 1337, this one 5; resume with --seed 1337"),
+        (["--batch-size", "64"], "BATCH_SIZE = 32, this one 64; resume with"),
+        (["--sample-interval", "7"], "SAMPLE_INTERVAL = 500, this one 7; resume"),
+    ],
+)
+def test_resume_refuses_flags_that_contradict_the_checkpoints_run(
+    models_and_checkpoint, argv, words
+):
+    with pytest.raises(SystemExit) as stop:
+        gan.main(["--resume", *argv])
+    assert words in stop.value.code
+    assert stop.value.code.endswith("as it was, or start over with --start-over")
+
+
+def test_resume_refuses_an_edited_constant_that_changes_the_numbers(
+    models_and_checkpoint, monkeypatch
+):
+    monkeypatch.setattr(gan, "LEARNING_RATE", 0.001)
+    with pytest.raises(SystemExit) as stop:
+        gan.main(["--resume"])
+    assert "LEARNING_RATE = 0.0002, this one 0.001; resume with LEARNING_RATE" in (
+        stop.value.code
+    )
+
+
+def test_resume_may_change_how_long_and_how_often_to_checkpoint(
+    models_and_checkpoint, monkeypatch
+):
+    config = gan.run_config(
+        gan.parse_args("--resume --iterations 99 --checkpoint-interval 7".split())
+    )
+    args = gan.parse_args(["--resume"])
+    checkpoint = safekeeping.checkpoint_to_continue(config, args)
+    assert checkpoint["iteration"] == 2
+
+
+def test_an_unreadable_checkpoint_is_not_called_damaged(
+    models_and_checkpoint, monkeypatch
+):
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(inputs, "open", denied, raising=False)
+    with pytest.raises(inputs.InputError) as error:
+        safekeeping.read_checkpoint(gan.CHECKPOINT_PATH)
+    message = str(error.value)
+    assert "cannot be read (Permission denied); make it readable" in message
+    assert "damaged" not in message and "delete" not in message
