@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 
 import numpy as np
 
@@ -40,24 +41,58 @@ KERAS_BACKENDS_ALSO = {"numpy": "numpy", "openvino": "openvino"}  # inference on
 
 
 def prepare_keras(script):
-    """Quiets TensorFlow's C++ start-up log, refuses a backend that cannot load, and
-    (for a script) makes a Ctrl-C or SIGTERM while Keras loads end in one sentence."""
-    # Set TF_CPP_MIN_LOG_LEVEL=0 to see it all (a CUDA probe "error" on CPUs among it).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if script:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+    """Loads Keras, and makes what can go wrong meanwhile one sentence: a backend
+    that cannot load, and (for a script) a Ctrl-C or SIGTERM in those seconds.
+
+    TensorFlow's C++ start-up log (its oneDNN and CUDA-probe notes) would come before
+    any sentence about bad input, so it is held back and shown only if loading fails;
+    set TF_CPP_MIN_LOG_LEVEL to see it anyway.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM) if script else ():
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` or `&` left it
             signal.signal(signum, exit_while_starting)
     try:
         check_keras_backend()
     except InputError as err:
         sys.exit(f"{program()}: error: {err}")
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with held_back_stderr():
+        import keras  # noqa: F401
+
+
+@contextlib.contextmanager
+def held_back_stderr():
+    """What is written to file descriptor 2 (C++ libraries write there directly) is
+    dropped if the block succeeds, and replayed if it fails."""
+    global real_stderr
+    sys.stderr.flush()
+    real_stderr = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except Exception:
+            os.dup2(real_stderr, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(real_stderr, 2)
+            os.close(real_stderr)
+            real_stderr = 2
+
+
+real_stderr = 2  # where a message must go now: held_back_stderr may be holding fd 2
 
 
 def exit_while_starting(signum, frame):
     """Until training starts nothing is written, so a stop can end the process."""
     for other in (signal.SIGINT, signal.SIGTERM):
         signal.signal(other, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
-    print(f"{program()}: stopped while starting; nothing was written", file=sys.stderr)
+    message = f"{program()}: stopped while starting; nothing was written\n"
+    os.write(real_stderr, message.encode())
     raise SystemExit(128 + signum)
 
 
@@ -147,7 +182,7 @@ def check_config(config):
         "LEARNING_RATE", config["LEARNING_RATE"], lambda v: 0 < v <= 1, "(0, 1]"
     )
     check_number("BETA_1", config["BETA_1"], lambda v: 0 <= v < 1, "[0, 1)")
-    if tuple(config["IMG_SHAPE"]) != (28, 28, 1):
+    if config["IMG_SHAPE"] != (28, 28, 1):
         raise InputError(
             f"IMG_SHAPE must be (28, 28, 1) for MNIST, got {config['IMG_SHAPE']!r}"
         )

@@ -173,7 +173,10 @@ class StopSignals:
         return 128 + self.received[0]
 
     def __enter__(self):
-        self.previous = {s: signal.signal(s, self.handler) for s in STOP_SIGNALS}
+        self.previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        for signum, previous in self.previous.items():
+            if previous is not signal.SIG_IGN:  # as `nohup` or `&` left it
+                signal.signal(signum, self.handler)
         return self
 
     def handler(self, signum, frame):

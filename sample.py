@@ -20,7 +20,8 @@ import inputs
 inputs.prepare_keras(script=__name__ == "__main__")  # before Keras loads
 import evaluate
 import gan
-import safekeeping
+import safekeeping  # first: it picks matplotlib's file-only backend
+import matplotlib.pyplot as plt
 from inputs import InputError
 
 # -----------------------------------------------------------------------------
@@ -28,8 +29,9 @@ from inputs import InputError
 
 GENERATOR_PATH = evaluate.GENERATOR_PATH
 OUTPUT_DIR = gan.IMAGES_DIR
+PICTURES = ("samples.png", "interpolation.png", "nearest.png")
 OUTPUT_MB = 8  # three PNGs of a few hundred KB each
-SEED = 1337  # evaluate.py's: samples.png shows the first of the samples it scores
+SEED = evaluate.SEED  # samples.png shows the first of the samples evaluate.py scores
 GRID_SIZE = 10  # samples.png is GRID_SIZE x GRID_SIZE (--n)
 WALKS, WALK_STEPS = 8, 11  # interpolation.png: rows, images per row (both ends too)
 WALK_STREAM = 1  # the walks' ends are drawn from (seed, 1): --n does not move them
@@ -90,7 +92,7 @@ def show(canvas, title, path):
     """The canvas at SCALE screen pixels per pixel, titled, written to path."""
     height, width = canvas.shape[:2]
     title_px = 40
-    fig = safekeeping.plt.figure(
+    fig = plt.figure(
         figsize=(width * SCALE / DPI, (height * SCALE + title_px) / DPI), dpi=DPI
     )
     ax = fig.add_axes((0, 0, 1, height * SCALE / (height * SCALE + title_px)))
@@ -144,28 +146,13 @@ def nearest_figure(samples, neighbours, distances, seed, path):
 
 
 def parse_args(argv=None):
-    parser = inputs.ArgumentParser(
-        prog="sample.py", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "generator",
-        nargs="?",
-        default=GENERATOR_PATH,
-        help=f"a generator saved by gan.py (default {GENERATOR_PATH})",
-    )
+    parser = evaluate.argument_parser("sample.py", __doc__.splitlines()[0])
     parser.add_argument(
         "--n",
         type=inputs.flag_type("GRID_ROWS"),  # 1..100, as gan.py's grids
         default=GRID_SIZE,
         help=f"samples.png is n x n samples (default {GRID_SIZE})",
     )
-    parser.add_argument(
-        "--seed",
-        type=inputs.flag_type("SEED"),
-        default=SEED,
-        help=f"the latent points (default {SEED})",
-    )
-    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
     return parser.parse_args(argv)
 
 
@@ -175,33 +162,33 @@ def main(argv=None):
         # Cheap checks first: a bad folder or generator fails before MNIST is read.
         inputs.make_output_dirs({OUTPUT_DIR: OUTPUT_MB})
         generator = evaluate.load_generator(args.generator)
-        x_train = inputs.read_mnist(
-            args.mnist_path or gan.MNIST_PATH, inputs.mnist_source(args)
-        )["x_train"]
-        paths = [
-            os.path.join(OUTPUT_DIR, name)
-            for name in ("samples.png", "interpolation.png", "nearest.png")
-        ]
-        # The first of evaluate.py's samples for this seed: nearest.png shows the
-        # first of samples.png's.
-        n_nearest = NEAREST_ROWS * NEAREST_PAIRS
-        noise = evaluate.latent_points(max(args.n**2, n_nearest), args.seed)
-        samples = evaluate.images_from_noise(generator, noise)
-        samples_figure(samples[: args.n**2], args.n, args.seed, paths[0])
-
-        ends = evaluate.latent_points(2 * WALKS, [args.seed, WALK_STREAM])
-        z = walks(ends[:WALKS], ends[WALKS:])
-        walked = evaluate.images_from_noise(generator, z.reshape(-1, gan.LATENT_DIM))
-        interpolation_figure(walked.reshape(WALKS, WALK_STEPS, -1), args.seed, paths[1])
-
-        train = evaluate.to_unit_interval(x_train, "float32")
-        indices, distances = evaluate.nearest_neighbours(samples[:n_nearest], train)
-        nearest_figure(
-            samples[:n_nearest], x_train[indices], distances, args.seed, paths[2]
-        )
+        mnist_path = args.mnist_path or gan.MNIST_PATH
+        x_train = inputs.read_mnist(mnist_path, inputs.mnist_source(args))["x_train"]
+        paths = draw_pictures(generator, x_train, args.n, args.seed)
     except InputError as err:
         sys.exit(f"sample.py: error: {err}")
     print(f"Wrote {', '.join(paths)}.")
+
+
+def draw_pictures(generator, x_train, n=GRID_SIZE, seed=SEED):
+    """The three pictures, written into OUTPUT_DIR; returns their paths."""
+    paths = [os.path.join(OUTPUT_DIR, name) for name in PICTURES]
+    # The first of evaluate.py's samples for this seed; nearest.png shows the first
+    # of samples.png's, so that each can be found in the grid.
+    n_nearest = NEAREST_ROWS * NEAREST_PAIRS
+    noise = evaluate.latent_points(max(n * n, n_nearest), seed)
+    samples = evaluate.images_from_noise(generator, noise)
+    samples_figure(samples[: n * n], n, seed, paths[0])
+
+    ends = evaluate.latent_points(2 * WALKS, [seed, WALK_STREAM])
+    z = walks(ends[:WALKS], ends[WALKS:]).reshape(-1, gan.LATENT_DIM)
+    walked = evaluate.images_from_noise(generator, z).reshape(WALKS, WALK_STEPS, -1)
+    interpolation_figure(walked, seed, paths[1])
+
+    train = evaluate.to_unit_interval(x_train, "float32")
+    indices, distances = evaluate.nearest_neighbours(samples[:n_nearest], train)
+    nearest_figure(samples[:n_nearest], x_train[indices], distances, seed, paths[2])
+    return paths
 
 
 if __name__ == "__main__":

@@ -76,3 +76,15 @@ def backends(*names):
         )
         for n in names
     ]
+
+
+def save_model(path, input_dim, output_layers):
+    """A Keras model from (input_dim,) noise through output_layers, saved at path."""
+    import keras
+
+    noise = keras.Input(shape=(input_dim,))
+    x = noise
+    for layer in output_layers:
+        x = layer(x)
+    keras.Model(noise, x).save(path)
+    return str(path)

@@ -18,6 +18,7 @@ from keras import layers
 import evaluate
 import gan
 import inputs
+from conftest import save_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -425,14 +426,6 @@ def test_generator_file_that_is_not_a_model(tmp_path):
     path = tmp_path / "generator.keras"
     path.write_text("not a model")
     assert "is damaged or not a Keras model" in error_of([str(path)])
-
-
-def save_model(path, input_dim, output_layers):
-    noise = keras.Input(shape=(input_dim,))
-    x = noise
-    for layer in output_layers:
-        x = layer(x)
-    keras.Model(noise, x).save(path)
 
 
 def test_generator_with_the_wrong_output_shape(tmp_path):

@@ -18,9 +18,10 @@ from PIL import Image
 import evaluate
 import gan
 import sample
+from conftest import save_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PICTURES = ("samples.png", "interpolation.png", "nearest.png")
+PICTURES = sample.PICTURES
 
 
 @pytest.fixture(scope="module")
@@ -154,15 +155,6 @@ def test_a_damaged_generator_file(tmp_path, monkeypatch, capsys, generator_path)
     (tmp_path / "text.keras").write_text("not a model")
     for name in ("generator.keras", "text.keras"):
         assert "is damaged or not a Keras model" in error_of([name], capsys)
-
-
-def save_model(path, input_dim, output_layers):
-    noise = keras.Input(shape=(input_dim,))
-    x = noise
-    for layer in output_layers:
-        x = layer(x)
-    keras.Model(noise, x).save(path)
-    return str(path)
 
 
 def test_a_generator_of_other_shapes(tmp_path, monkeypatch, capsys):
