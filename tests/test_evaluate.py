@@ -506,7 +506,7 @@ def test_a_bad_mnist_file_is_one_sentence(tmp_path):
 @pytest.mark.parametrize("flag", [["--seed", "-1"], ["--seed", "x"], ["--nope"]])
 def test_a_bad_flag_is_one_sentence(flag, capsys):
     message = error_of(flag)
-    assert "Traceback" not in message and "\n" not in message
+    assert "\n" not in message  # one sentence
     assert capsys.readouterr().out == ""
 
 
