@@ -155,6 +155,11 @@ FLAGS = ("ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "
 
 def flag_type(name):
     """An argparse type: a whole number in the range of the constant `name`."""
+    return whole_number(*WHOLE_NUMBERS[name])
+
+
+def whole_number(minimum, maximum=None):
+    """An argparse type: a whole number in [minimum, maximum]."""
 
     def parse(text):
         try:
@@ -163,7 +168,7 @@ def flag_type(name):
             raise argparse.ArgumentTypeError(
                 f"expected a whole number, got {text!r}"
             ) from None
-        check_whole_number("", value, *WHOLE_NUMBERS[name], argparse.ArgumentTypeError)
+        check_whole_number("", value, minimum, maximum, argparse.ArgumentTypeError)
         return value
 
     return parse

@@ -65,24 +65,6 @@ def installed(module):
 # Flags: each bad one is refused with one sentence, as gan.py's are.
 
 
-def whole_number(minimum, maximum):
-    """An argparse type: a whole number in [minimum, maximum]."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number, got {text!r}"
-            ) from None
-        inputs.check_whole_number(
-            "", value, minimum, maximum, argparse.ArgumentTypeError
-        )
-        return value
-
-    return parse
-
-
 def names(choices, all_word=None, none_word=None, available=lambda name: True):
     """An argparse type: a comma list of `choices` (in their order, each once);
     `all_word` means every available one, `none_word` none."""
@@ -125,20 +107,20 @@ def add_timing_flags(parser, min_repeats=1):
     add = parser.add_argument
     add(
         "--iterations",
-        type=whole_number(1, 100_000),
+        type=inputs.whole_number(1, 100_000),
         default=200,
         help="timed iterations per repeat (default: 200)",
     )
     add(
         "--repeats",
-        type=whole_number(min_repeats, 1000),
+        type=inputs.whole_number(min_repeats, 1000),
         default=5,
         help="timed runs of --iterations each; the median counts (default: 5)"
         + ("; 0 times nothing, for --memory or --full-run" if min_repeats == 0 else ""),
     )
     add(
         "--warmup",
-        type=whole_number(0, 100_000),
+        type=inputs.whole_number(0, 100_000),
         default=50,
         help="untimed iterations first (default: 50)",
     )
@@ -173,7 +155,7 @@ def parse_args(argv=None):
     add("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
     add(
         "--memory",
-        type=whole_number(20, 10_000_000),
+        type=inputs.whole_number(20, 10_000_000),
         metavar="N",
         help="resident memory over N iterations of gan.py's loop (first backend)",
     )

@@ -31,6 +31,27 @@ def mnist_path():
     return path
 
 
+# A short real run: a grid every 10 iterations, a checkpoint every 20.
+RUN_ARGS = [
+    "--iterations",
+    "60",
+    "--sample-interval",
+    "10",
+    "--checkpoint-interval",
+    "20",
+]
+
+
+@pytest.fixture(scope="session")
+def straight_run(tmp_path_factory, mnist_path):
+    """`python gan.py RUN_ARGS` uninterrupted: what stopped and resumed runs must
+    reproduce. Returns (folder, its log lines)."""
+    cwd = tmp_path_factory.mktemp("straight")
+    result = run_gan(RUN_ARGS, cwd, mnist=mnist_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, [line for line in result.stdout.splitlines() if "[D loss" in line]
+
+
 def run_gan(args, cwd, backend="tensorflow", mnist=None, timeout=600):
     """Runs `python gan.py ARGS` in `cwd`; returns the CompletedProcess."""
     env = dict(os.environ, KERAS_BACKEND=backend, PYTHONHASHSEED="0")
@@ -88,3 +109,16 @@ def save_model(path, input_dim, output_layers):
         x = layer(x)
     keras.Model(noise, x).save(path)
     return str(path)
+
+
+def refusal(main, argv, capsys, prog):
+    """main(argv), expected to stop on bad input: its message, checked to be one
+    sentence from `prog`, with nothing printed before it."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    message = stop.value.code
+    assert isinstance(message, str), "expected sys.exit('one sentence')"
+    assert message.startswith(f"{prog}: error: ")
+    assert "\n" not in message
+    assert capsys.readouterr().out == ""
+    return message

@@ -12,6 +12,7 @@ import pytest
 
 import gan  # noqa: F401  (loads Keras once, up front: draw_inputs uses gan)
 from benchmarks import speed
+import conftest
 from conftest import ROOT, run_python
 
 SPEED = ROOT / "benchmarks" / "speed.py"
@@ -20,12 +21,7 @@ ORIGINAL = ROOT / "benchmarks" / "original_keras2.py"
 
 def refusal(argv, capsys):
     """speed.main(argv), expected to stop before measuring: its one-line message."""
-    with pytest.raises(SystemExit) as stop:
-        speed.main(argv)
-    message = stop.value.code
-    assert isinstance(message, str), "expected sys.exit('one sentence')"
-    assert capsys.readouterr().out == ""  # nothing measured
-    return message
+    return conftest.refusal(speed.main, argv, capsys, "speed.py")
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from keras import layers
 import evaluate
 import gan
 import inputs
-from conftest import save_model
+from conftest import refusal, save_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -410,35 +410,31 @@ def test_real_mnist_neighbours_are_exact(mnist_path):
 # Command line: bad input is one sentence and a non-zero exit
 
 
-def error_of(argv):
-    with pytest.raises(SystemExit) as exit_info:
-        evaluate.main(argv)
-    message = str(exit_info.value.code)
-    assert message.startswith("evaluate.py: error: ")
-    return message
+def error_of(argv, capsys):
+    return refusal(evaluate.main, argv, capsys, "evaluate.py")
 
 
-def test_missing_generator_file(tmp_path):
-    assert "does not exist" in error_of([str(tmp_path / "nope.keras")])
+def test_missing_generator_file(tmp_path, capsys):
+    assert "does not exist" in error_of([str(tmp_path / "nope.keras")], capsys)
 
 
-def test_generator_file_that_is_not_a_model(tmp_path):
+def test_generator_file_that_is_not_a_model(tmp_path, capsys):
     path = tmp_path / "generator.keras"
     path.write_text("not a model")
-    assert "is damaged or not a Keras model" in error_of([str(path)])
+    assert "is damaged or not a Keras model" in error_of([str(path)], capsys)
 
 
-def test_generator_with_the_wrong_output_shape(tmp_path):
+def test_generator_with_the_wrong_output_shape(tmp_path, capsys):
     path = str(tmp_path / "generator.keras")
     save_model(path, gan.LATENT_DIM, [layers.Dense(10)])
-    message = error_of([path])
+    message = error_of([path], capsys)
     assert "(None, 10)" in message and "(None, 28, 28, 1)" in message
 
 
-def test_generator_with_the_wrong_input_shape(tmp_path):
+def test_generator_with_the_wrong_input_shape(tmp_path, capsys):
     path = str(tmp_path / "generator.keras")
     save_model(path, 50, [layers.Dense(784), layers.Reshape((28, 28, 1))])
-    message = error_of([path])
+    message = error_of([path], capsys)
     assert "(None, 50)" in message and f"(None, {gan.LATENT_DIM})" in message
 
 
@@ -491,21 +487,23 @@ def test_too_few_training_images_for_the_parzen_protocol(tmp_path):
         evaluate.load_mnist(path, "--mnist-path")
 
 
-def test_a_bad_mnist_file_is_one_sentence(tmp_path):
+def test_a_bad_mnist_file_is_one_sentence(tmp_path, capsys):
     path = tmp_path / "mnist.npz"
     path.write_text("not a zip")
-    message = error_of([str(tmp_path / "nope.keras"), "--mnist-path", str(path)])
+    message = error_of(
+        [str(tmp_path / "nope.keras"), "--mnist-path", str(path)], capsys
+    )
     assert "generator file" in message  # the generator is checked first
     generator = str(tmp_path / "generator.keras")
     keras.utils.set_random_seed(0)
     gan.build_generator().save(generator)
-    message = error_of([generator, "--mnist-path", str(path)])
+    message = error_of([generator, "--mnist-path", str(path)], capsys)
     assert "MNIST file" in message and "--mnist-path" in message
 
 
 @pytest.mark.parametrize("flag", [["--seed", "-1"], ["--seed", "x"], ["--nope"]])
 def test_a_bad_flag_is_one_sentence(flag, capsys):
-    message = error_of(flag)
+    message = error_of(flag, capsys)
     assert "\n" not in message  # one sentence
     assert capsys.readouterr().out == ""
 
