@@ -45,11 +45,12 @@ RUN_ARGS = [
 @pytest.fixture(scope="session")
 def straight_run(tmp_path_factory, mnist_path):
     """`python gan.py RUN_ARGS` uninterrupted: what stopped and resumed runs must
-    reproduce. Returns (folder, its log lines)."""
+    reproduce. Returns (folder, its log lines, its whole stdout)."""
     cwd = tmp_path_factory.mktemp("straight")
     result = run_gan(RUN_ARGS, cwd, mnist=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    return cwd, [line for line in result.stdout.splitlines() if "[D loss" in line]
+    log = [line for line in result.stdout.splitlines() if "[D loss" in line]
+    return cwd, log, result.stdout
 
 
 def run_gan(args, cwd, backend="tensorflow", mnist=None, timeout=600):

@@ -357,22 +357,24 @@ def file_digests(cwd):
     return digests
 
 
-@pytest.mark.slow
-def test_after_a_finished_run_a_rerun_runs_and_resume_has_nothing_to_do(
-    straight, mnist_path
+@pytest.mark.slow  # needs the real run
+def test_after_a_finished_run_resume_has_nothing_to_do_and_a_rerun_runs(
+    straight, monkeypatch, capsys
 ):
+    monkeypatch.chdir(straight)
     before = file_digests(straight)
-    done = run_gan([*ARGS, "--resume"], straight, mnist=mnist_path)
-    assert done.returncode == 0
-    assert done.stdout == (
+    assert run_main([*ARGS, "--resume"], capsys) == (
+        0,
         "Nothing to do: the checkpoint has done 60 iterations and 60 were asked "
-        "for; to go on, ask for more than 60 with --iterations.\n"
+        "for; to go on, ask for more than 60 with --iterations.\n",
+        "",
     )
-    fewer = run_gan(
-        [*ARGS, "--resume", "--iterations", "30"], straight, mnist=mnist_path
-    )
-    assert fewer.stdout.startswith("Nothing to do")
+    status, out, _ = run_main([*ARGS, "--resume", "--iterations", "30"], capsys)
+    assert status == 0 and out.startswith("Nothing to do")
     assert file_digests(straight) == before  # not even losses.csv is cut short
+    # A plain rerun, with edited constants say, is not taken for a careless one
+    args = gan.parse_args(ARGS)
+    assert safekeeping.checkpoint_to_continue(gan.run_config(args), args) is None
 
 
 # -----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def interrupt_after_first_line(cwd, mnist, signals=(signal.SIGINT,)):
 
 @pytest.fixture(scope="module")
 def straight_and_stopped(tmp_path_factory, mnist_path, straight_run):
-    straight, straight_lines = straight_run
+    straight, straight_lines, _ = straight_run
     stopped = tmp_path_factory.mktemp("stopped")
     status, lines, err = interrupt_after_first_line(stopped, mnist_path)
     return straight, straight_lines, stopped, status, lines, err
