@@ -210,9 +210,14 @@ def parse_args(argv=None):
     parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
     for name in inputs.FLAGS:  # --batch-size overrides BATCH_SIZE, and so on
         flag = "--" + name.lower().replace("_", "-")
-        parser.add_argument(flag, type=inputs.flag_type(name))
-    parser.add_argument("--resume", action="store_true", help="continue the run")
-    parser.add_argument("--start-over", action="store_true", help="replace the run")
+        default = f"default: {name} = {globals()[name]}"
+        parser.add_argument(flag, type=inputs.flag_type(name), help=default)
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the stopped run"
+    )
+    parser.add_argument(
+        "--start-over", action="store_true", help="start afresh over it"
+    )
     parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
     return parser.parse_args(argv)
 
