@@ -212,11 +212,9 @@ def parse_args(argv=None):
         flag = "--" + name.lower().replace("_", "-")
         default = f"default: {name} = {globals()[name]}"
         parser.add_argument(flag, type=inputs.flag_type(name), help=default)
+    parser.add_argument("--resume", action="store_true", help="continue a stopped run")
     parser.add_argument(
-        "--resume", action="store_true", help="continue the stopped run"
-    )
-    parser.add_argument(
-        "--start-over", action="store_true", help="start afresh over it"
+        "--start-over", action="store_true", help="replace a stopped run"
     )
     parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
     return parser.parse_args(argv)
