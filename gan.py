@@ -208,15 +208,13 @@ def train(x_train, config, checkpoint=None):
 
 def parse_args(argv=None):
     parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
     for name in inputs.FLAGS:  # --batch-size overrides BATCH_SIZE, and so on
         flag = "--" + name.lower().replace("_", "-")
-        default = f"default: {name} = {globals()[name]}"
-        parser.add_argument(flag, type=inputs.flag_type(name), help=default)
-    parser.add_argument("--resume", action="store_true", help="continue a stopped run")
-    parser.add_argument(
-        "--start-over", action="store_true", help="replace a stopped run"
-    )
-    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+        add(flag, type=inputs.flag_type(name), help=f"{name}: {globals()[name]}")
+    add("--resume", action="store_true", help="continue a stopped run")
+    add("--start-over", action="store_true", help="replace a stopped run")
+    add("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
     return parser.parse_args(argv)
 
 
