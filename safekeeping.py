@@ -398,6 +398,8 @@ def checkpoint_to_continue(config, args):
     start over; a resumed run must keep the settings that decide what is computed.
     """
     path = config["CHECKPOINT_PATH"]
+    if args.start_over and args.resume:
+        raise InputError("--resume and --start-over contradict each other; pick one")
     if args.start_over:
         return None
     if not args.resume:

@@ -108,6 +108,12 @@ def test_a_batch_larger_than_the_data_is_refused_before_training(
     )
 
 
+def test_resume_and_start_over_together_are_refused(no_training, capsys):
+    status, message = main_error(["--resume", "--start-over"], capsys)
+    assert status == 1
+    assert "--resume and --start-over contradict each other; pick one" in message
+
+
 def test_unwritable_output_folder_is_refused(no_training, capsys):
     (no_training / "images").write_text("a file where the folder should be")
     status, message = main_error([], capsys)
