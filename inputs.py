@@ -40,14 +40,17 @@ KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 KERAS_BACKENDS_ALSO = {"numpy": "numpy", "openvino": "openvino"}  # inference only
 
 
-def prepare_keras(script):
+def prepare_keras(script, stopped="stopped while starting; nothing was written"):
     """Loads Keras, and makes what can go wrong meanwhile one sentence: a backend
-    that cannot load, and (for a script) a Ctrl-C or SIGTERM in those seconds.
+    that cannot load, and (for a script) a Ctrl-C or SIGTERM in those seconds, which
+    ends the script with `stopped` until it installs handlers of its own.
 
     TensorFlow's C++ start-up log (its oneDNN and CUDA-probe notes) would come before
     any sentence about bad input, so it is held back and shown only if loading fails;
     set TF_CPP_MIN_LOG_LEVEL to see it anyway.
     """
+    global stop_message
+    stop_message = stopped
     for signum in (signal.SIGINT, signal.SIGTERM) if script else ():
         if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` or `&` left it
             signal.signal(signum, exit_while_starting)
@@ -85,14 +88,14 @@ def held_back_stderr():
 
 
 real_stderr = 2  # where a message must go now: held_back_stderr may be holding fd 2
+stop_message = "stopped"
 
 
 def exit_while_starting(signum, frame):
     """Until training starts nothing is written, so a stop can end the process."""
     for other in (signal.SIGINT, signal.SIGTERM):
         signal.signal(other, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
-    message = f"{program()}: stopped while starting; nothing was written\n"
-    os.write(real_stderr, message.encode())
+    os.write(real_stderr, f"{program()}: {stop_message}\n".encode())
     raise SystemExit(128 + signum)
 
 

@@ -17,7 +17,9 @@ import numpy as np
 
 import inputs
 
-inputs.prepare_keras(script=__name__ == "__main__")  # before Keras loads
+# Before Keras loads. A Ctrl-C ends it at once: it writes each file aside, then
+# renames it into place.
+inputs.prepare_keras(__name__ == "__main__", stopped="stopped; its files are whole")
 import evaluate
 import gan
 import safekeeping  # first: it picks matplotlib's file-only backend
