@@ -1,3 +1,4 @@
+import csv
 import os
 import subprocess
 import sys
@@ -49,8 +50,7 @@ def straight_run(tmp_path_factory, mnist_path):
     cwd = tmp_path_factory.mktemp("straight")
     result = run_gan(RUN_ARGS, cwd, mnist=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    log = [line for line in result.stdout.splitlines() if "[D loss" in line]
-    return cwd, log, result.stdout
+    return cwd, log_lines(result.stdout), result.stdout
 
 
 def run_gan(args, cwd, backend="tensorflow", mnist=None, timeout=600):
@@ -123,3 +123,43 @@ def refusal(main, argv, capsys, prog):
     assert "\n" not in message
     assert capsys.readouterr().out == ""
     return message
+
+
+def start_gan(args, cwd, mnist, script=GAN):
+    """`python gan.py ARGS` started in `cwd` on TensorFlow, its output piped."""
+    env = dict(os.environ, MNIST_PATH=mnist, KERAS_BACKEND="tensorflow")
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_line(process, prefix="0 [D loss"):
+    """Reads stdout up to the log line that starts with prefix; returns what it read."""
+    lines = []
+    while not lines or not lines[-1].startswith(prefix):
+        line = process.stdout.readline()
+        assert line, "gan.py ended before " + prefix
+        lines.append(line)
+    return "".join(lines)
+
+
+def log_lines(text):
+    """The original's log lines among a run's output (summaries, stop reports)."""
+    return [line for line in text.splitlines() if "[D loss" in line]
+
+
+def csv_rows(cwd):
+    with open(os.path.join(cwd, "images", "losses.csv"), newline="") as f:
+        return list(csv.reader(f))
+
+
+def generator_weights(cwd):
+    import keras
+
+    path = os.path.join(cwd, "saved_model", "generator.keras")
+    return keras.saving.load_model(path).get_weights()

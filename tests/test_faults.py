@@ -4,7 +4,6 @@ Each fault ends in one sentence or a correct stop, nothing saved is lost, and --
 then reproduces an uninterrupted run's losses and weights bit for bit.
 """
 
-import csv
 import contextlib
 import errno
 import hashlib
@@ -17,14 +16,21 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 
 import gan
 import inputs
 import safekeeping
-from conftest import GAN, RUN_ARGS, run_gan
+from conftest import (
+    GAN,
+    RUN_ARGS,
+    csv_rows,
+    generator_weights,
+    run_gan,
+    start_gan,
+    wait_for_line,
+)
 
 ARGS = RUN_ARGS  # 60 iterations, a grid every 10, a checkpoint every 20
 # TensorFlow's C++ start-up log, which gan.py cannot silence: absl's "I1129 ..." lines
@@ -38,24 +44,10 @@ def errors(stderr):
     return [line for line in stderr.splitlines() if not TF_NOISE.match(line)]
 
 
-def log_lines(text):
-    return [line for line in text.splitlines() if "[D loss" in line]
-
-
-def csv_rows(cwd):
-    with open(os.path.join(cwd, "images", "losses.csv"), newline="") as f:
-        return list(csv.reader(f))
-
-
-def weights(cwd):
-    path = os.path.join(cwd, "saved_model", "generator.keras")
-    return keras.saving.load_model(path).get_weights()
-
-
 def assert_same_run(cwd, reference):
     """The same losses, row for row, and the same generator, weight for weight."""
     assert csv_rows(cwd) == csv_rows(reference)
-    for a, b in zip(weights(cwd), weights(reference), strict=True):
+    for a, b in zip(generator_weights(cwd), generator_weights(reference), strict=True):
         assert np.array_equal(a, b)
 
 
@@ -71,28 +63,6 @@ def no_temporaries(cwd):
         for name in os.listdir(os.path.join(cwd, folder))
         if name.startswith(".tmp-")
     ]
-
-
-def start(args, cwd, mnist, script=str(GAN)):
-    env = dict(os.environ, MNIST_PATH=mnist, KERAS_BACKEND="tensorflow")
-    return subprocess.Popen(
-        [sys.executable, script, *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_line(process, prefix="0 [D loss"):
-    """Reads stdout up to the log line that starts with prefix; returns what it read."""
-    lines = []
-    while not lines or not lines[-1].startswith(prefix):
-        line = process.stdout.readline()
-        assert line, "gan.py ended before " + prefix
-        lines.append(line)
-    return "".join(lines)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +87,7 @@ def stopped_by_sigterm(tmp_path_factory, mnist_path):
     (data / "mnist.npz").symlink_to(mnist_path)
     script = os.path.relpath(GAN, cwd)
     args = [*ARGS, "--mnist-path", str(data / "mnist.npz")]
-    process = start(args, cwd, "", script=script)
+    process = start_gan(args, cwd, "", script=script)
     first = wait_for_line(process)
     process.send_signal(signal.SIGTERM)
     rest, err = process.communicate(timeout=300)
@@ -283,7 +253,7 @@ def test_up_to_a_trillion_iterations_start_without_allocating_for_them(
 
 @pytest.mark.slow
 def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
-    process = start(ARGS, tmp_path, mnist_path)
+    process = start_gan(ARGS, tmp_path, mnist_path)
     time.sleep(1.0)  # Keras is still loading
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -317,7 +287,7 @@ def test_a_backend_that_cannot_load_is_one_sentence(tmp_path, backend, words):
 def test_a_second_run_in_the_folder_is_refused_and_a_killed_ones_lock_is_not(
     tmp_path, mnist_path
 ):
-    first = start(["--iterations", "100000"], tmp_path, mnist_path)
+    first = start_gan(["--iterations", "100000"], tmp_path, mnist_path)
     wait_for_line(first)
     second = run_gan(["--iterations", "5"], tmp_path, mnist=mnist_path)
     assert second.returncode == 1
@@ -437,7 +407,7 @@ def fill(folder):
 def test_a_full_disk_is_one_sentence_and_resume_continues_exactly(
     small_disk, mnist_path, straight
 ):
-    process = start(ARGS, small_disk, mnist_path)
+    process = start_gan(ARGS, small_disk, mnist_path)
     wait_for_line(process, "20 [D loss")  # the checkpoint of iteration 19 is saved
     fill(small_disk)
     out, err = process.communicate(timeout=300)

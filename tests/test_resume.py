@@ -4,7 +4,6 @@ import csv
 import os
 import shlex
 import signal
-import subprocess
 import sys
 
 import keras
@@ -15,47 +14,23 @@ from PIL import Image
 import gan
 import inputs
 import safekeeping
-from conftest import GAN, RUN_ARGS, run_gan
+from conftest import (
+    GAN,
+    RUN_ARGS,
+    csv_rows,
+    generator_weights,
+    log_lines,
+    run_gan,
+    start_gan,
+    wait_for_line,
+)
 
 ARGS = RUN_ARGS  # 60 iterations, a grid every 10, a checkpoint every 20
 
 
-def generator_weights(cwd):
-    return keras.saving.load_model(
-        cwd / "saved_model" / "generator.keras"
-    ).get_weights()
-
-
-def log_lines(text):
-    return [line for line in text.splitlines() if "[D loss" in line]
-
-
-def start_gan(args, cwd, mnist, **kwargs):
-    env = dict(os.environ, MNIST_PATH=mnist, KERAS_BACKEND="tensorflow")
-    return subprocess.Popen(
-        [sys.executable, str(GAN), *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
-
-
-def read_until_log_line(process):
-    """stdout up to and including the first log line: training has begun."""
-    lines = []
-    while not lines or "[D loss" not in lines[-1]:
-        line = process.stdout.readline()
-        assert line, "gan.py ended before its first log line"
-        lines.append(line)
-    return "".join(lines)
-
-
 def interrupt_after_first_line(cwd, mnist, signals=(signal.SIGINT,)):
     process = start_gan(ARGS, cwd, mnist)
-    first = read_until_log_line(process)
+    first = wait_for_line(process)
     for signum in signals:
         process.send_signal(signum)
     rest, err = process.communicate(timeout=300)
@@ -68,11 +43,6 @@ def straight_and_stopped(tmp_path_factory, mnist_path, straight_run):
     stopped = tmp_path_factory.mktemp("stopped")
     status, lines, err = interrupt_after_first_line(stopped, mnist_path)
     return straight, straight_lines, stopped, status, lines, err
-
-
-def csv_rows(cwd):
-    with open(cwd / "images" / "losses.csv", newline="") as f:
-        return list(csv.reader(f))
 
 
 @pytest.mark.slow
@@ -288,7 +258,7 @@ def test_resume_refuses_an_edited_constant_that_changes_the_numbers(
 
 
 def test_resume_may_change_how_long_and_how_often_to_checkpoint(
-    models_and_checkpoint, monkeypatch
+    models_and_checkpoint,
 ):
     config = gan.run_config(
         gan.parse_args("--resume --iterations 99 --checkpoint-interval 7".split())

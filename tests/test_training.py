@@ -9,17 +9,13 @@ from PIL import Image
 
 import gan
 import safekeeping
-from conftest import RUN_ARGS, backends, run_gan
+from conftest import RUN_ARGS, backends, log_lines, run_gan
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
 LOG_LINE = re.compile(
     r"^(\d+) \[D loss: \d+\.\d{6}, acc\.: \d+\.\d{2}%\] \[G loss: \d+\.\d{6}\]$"
 )
-
-
-def log_lines(stdout):
-    return [line for line in stdout.splitlines() if "[D loss" in line]
 
 
 def test_prints_the_summaries_then_the_original_log_line_every_interval(straight_run):
