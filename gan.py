@@ -14,7 +14,9 @@ import numpy as np
 
 import inputs
 
-inputs.prepare_keras(script=__name__ == "__main__")  # before Keras loads
+if __name__ == "__main__":  # until the run's own handlers: nothing is written yet
+    inputs.ExitOnStop.install("stopped while starting; nothing was written")
+inputs.load_keras()  # quietly; a missing backend or a too old Keras is one sentence
 import keras
 from keras import layers
 
@@ -119,9 +121,24 @@ def build_combined(generator, discriminator):
     return combined
 
 
+def build_gan():
+    """The generator, the discriminator and the combined model, as the original."""
+    generator = build_generator()
+    discriminator = build_discriminator()
+    return generator, discriminator, build_combined(generator, discriminator)
+
+
 # -----------------------------------------------------------------------------
 # The two training phases. Keras 3 reads `trainable` when a model's train function
 # first runs, not when it is compiled, so each phase says which weights it may move.
+
+
+def train_on_batch(model, x, y):
+    """This batch's loss (and accuracy). Before 3.15, Keras returned the means over
+    every call since compile, so the metrics are reset first there."""
+    if inputs.keras_version() < (3, 15):
+        model.reset_metrics()
+    return model.train_on_batch(x, y)
 
 
 def train_discriminator(generator, discriminator, real_images):
@@ -131,8 +148,8 @@ def train_discriminator(generator, discriminator, real_images):
     # Inference mode: making D's fake batch must not move G's BatchNorm statistics.
     fake_images = generator.predict_on_batch(sample_noise(n))
     discriminator.trainable = True
-    loss_real, acc_real = discriminator.train_on_batch(real_images, valid)
-    loss_fake, acc_fake = discriminator.train_on_batch(fake_images, fake)
+    loss_real, acc_real = train_on_batch(discriminator, real_images, valid)
+    loss_fake, acc_fake = train_on_batch(discriminator, fake_images, fake)
     return 0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake)
 
 
@@ -140,7 +157,7 @@ def train_generator(combined, discriminator, batch_size):
     """One step of z -> G -> D on fresh noise labelled real; only G learns."""
     discriminator.trainable = False
     valid = np.ones((batch_size, 1), "float32")
-    return combined.train_on_batch(sample_noise(batch_size), valid)
+    return train_on_batch(combined, sample_noise(batch_size), valid)
 
 
 def train_iteration(generator, discriminator, combined, x_train, batch_size):
@@ -176,12 +193,10 @@ def train(x_train, config, checkpoint=None):
     returns the safekeeping.Run, which says where it ended and why."""
     iterations, batch_size = config["ITERATIONS"], config["BATCH_SIZE"]
     keras.utils.set_random_seed(config["SEED"])  # Python, NumPy and backend generators
-    generator = build_generator()
-    discriminator = build_discriminator()
-    combined = build_combined(generator, discriminator)
+    generator, discriminator, combined = models = build_gan()
+    print(inputs.platform_line())  # "is my GPU used?"
     generator.summary()
     discriminator.summary()
-    models = generator, discriminator, combined
     with safekeeping.Run(models, config, checkpoint) as run:
         for iteration in range(run.start, iterations):
             d_loss, d_acc, g_loss = train_iteration(
@@ -214,7 +229,7 @@ def parse_args(argv=None):
         add(flag, type=inputs.flag_type(name), help=f"{name}: {globals()[name]}")
     add("--resume", action="store_true", help="continue a stopped run")
     add("--start-over", action="store_true", help="replace a stopped run")
-    add("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+    inputs.add_mnist_path(parser)
     return parser.parse_args(argv)
 
 
@@ -227,19 +242,14 @@ def run_config(args):
 def main(argv=None):
     args = parse_args(argv)
     config = run_config(args)
-    try:
-        inputs.check_config(config)
-        with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):
-            checkpoint = safekeeping.checkpoint_to_continue(config, args)
-            if checkpoint and checkpoint["iteration"] + 1 >= config["ITERATIONS"]:
-                return print(
-                    safekeeping.nothing_to_do(checkpoint, config["ITERATIONS"])
-                )
-            x_train = load_mnist(config["MNIST_PATH"], inputs.mnist_source(args))
-            inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
-            run = train(x_train, config, checkpoint)
-    except inputs.InputError as err:
-        sys.exit(f"gan.py: error: {err}")
+    inputs.check_config(config)  # bad input raises InputError: one sentence, exit 1
+    with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):
+        checkpoint = safekeeping.checkpoint_to_continue(config, args)
+        if checkpoint and checkpoint["iteration"] + 1 >= config["ITERATIONS"]:
+            return print(safekeeping.nothing_to_do(checkpoint, config["ITERATIONS"]))
+        x_train = load_mnist(*inputs.mnist_path(args, config["MNIST_PATH"]))
+        inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
+        run = train(x_train, config, checkpoint)
     if run.stopping:
         print(run.stop_report(safekeeping.resume_command("gan.py", argv)))
         sys.exit(run.stop.exit_status)

@@ -1,25 +1,33 @@
 """Reading and checking what a run is given: Keras's backend, flags, constants, MNIST.
 
 Every problem becomes an InputError, one sentence that says what to fix, raised before
-anything trains; the scripts print it as `<script>: error: <sentence>`.
+anything trains. It is a SystemExit: uncaught, it ends the script with
+`<script>: error: <sentence>` on stderr and exit status 1, as sys.exit does.
 """
 
 import argparse
 import contextlib
-import importlib.util
-import json
+import functools
+import importlib
 import math
 import os
+import re
 import shutil
 import signal
 import sys
-import tempfile
 
 import numpy as np
 
 
-class InputError(Exception):
-    """Bad input from the user: reported as one sentence, before training starts."""
+class InputError(SystemExit):
+    """Bad input from the user: one sentence that says what to fix."""
+
+    def __init__(self, sentence):
+        super().__init__(f"{program()}: error: {sentence}")
+        self.sentence = sentence
+
+    def __str__(self):
+        return self.sentence
 
 
 def program():
@@ -35,98 +43,107 @@ def shown(path):
 # -----------------------------------------------------------------------------
 # Start-up: before Keras loads, which takes seconds
 
-
-KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-KERAS_BACKENDS_ALSO = {"numpy": "numpy", "openvino": "openvino"}  # inference only
+OLDEST_KERAS = (3, 8)  # 3.6 and 3.7 break when the combined model is compiled
 
 
-def prepare_keras(script, stopped="stopped while starting; nothing was written"):
-    """Loads Keras, and makes what can go wrong meanwhile one sentence: a backend
-    that cannot load, and (for a script) a Ctrl-C or SIGTERM in those seconds, which
-    ends the script with `stopped` until it installs handlers of its own.
+class ExitOnStop:
+    """A signal handler for a script's first seconds: Ctrl-C or SIGTERM ends it at
+    once with `message`, until the script installs handlers of its own."""
 
-    TensorFlow's C++ start-up log (its oneDNN and CUDA-probe notes) would come before
-    any sentence about bad input, so it is held back and shown only if loading fails;
-    set TF_CPP_MIN_LOG_LEVEL to see it anyway.
-    """
-    global stop_message
-    stop_message = stopped
-    for signum in (signal.SIGINT, signal.SIGTERM) if script else ():
-        if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` or `&` left it
-            signal.signal(signum, exit_while_starting)
-    try:
-        check_keras_backend()
-    except InputError as err:
-        sys.exit(f"{program()}: error: {err}")
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    with held_back_stderr():
-        import keras  # noqa: F401
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, signum, frame):
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_IGN)  # a second Ctrl-C must not interrupt
+        print(f"{program()}: {self.message}", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    @classmethod
+    def install(cls, message):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` left it
+                signal.signal(signum, cls(message))
 
 
 @contextlib.contextmanager
-def held_back_stderr():
-    """What is written to file descriptor 2 (C++ libraries write there directly) is
-    dropped if the block succeeds, and replayed if it fails."""
-    global real_stderr
+def quiet_stderr():
+    """TensorFlow's C++ libraries write their start-up notes (CUDA probes, CPU
+    features) straight to file descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says; a
+    sentence about bad input must come first, so they go nowhere meanwhile."""
     sys.stderr.flush()
-    real_stderr = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except Exception:
-            os.dup2(real_stderr, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(real_stderr, 2)
-            os.close(real_stderr)
-            real_stderr = 2
-
-
-real_stderr = 2  # where a message must go now: held_back_stderr may be holding fd 2
-stop_message = "stopped"
-
-
-def exit_while_starting(signum, frame):
-    """Until training starts nothing is written, so a stop can end the process."""
-    for other in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(other, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
-    os.write(real_stderr, f"{program()}: {stop_message}\n".encode())
-    raise SystemExit(128 + signum)
-
-
-def check_keras_backend():
-    name = os.environ.get("KERAS_BACKEND") or configured_backend()
-    modules = {**KERAS_BACKENDS, **KERAS_BACKENDS_ALSO}
-    if name not in modules:
-        raise InputError(
-            f"KERAS_BACKEND={name!r} is not a Keras backend; use one of "
-            f"{', '.join(KERAS_BACKENDS)}"
-        )
-    if importlib.util.find_spec(modules[name]) is None:
-        raise InputError(
-            f"the Keras backend {name!r} is not installed; `pip install {name}`, or "
-            f"set KERAS_BACKEND to one that is ({installed_backends()})"
-        )
-
-
-def configured_backend():
-    """The backend in ~/.keras/keras.json (or $KERAS_HOME's), else Keras's default."""
-    home = os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")
+    saved = os.dup(2)
     try:
-        with open(os.path.join(home, "keras.json")) as f:
-            return json.load(f).get("backend", "tensorflow")
-    except (OSError, ValueError, AttributeError):
-        return "tensorflow"
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
-def installed_backends():
-    found = [n for n, m in KERAS_BACKENDS.items() if importlib.util.find_spec(m)]
-    return ", ".join(found) or "none is"
+def load_keras():
+    """Imports Keras and its backend quietly; a backend that cannot load, or a Keras
+    too old for this script, is one sentence."""
+    try:
+        with quiet_stderr():
+            import keras
+    except ImportError as err:
+        missing = f"`pip install {err.name}`, or " if err.name else ""
+        raise InputError(
+            f"Keras could not load its backend ({err}); {missing}set KERAS_BACKEND "
+            "to one that is installed: tensorflow, jax or torch"
+        ) from None
+    except ValueError as err:  # Keras's word for an unknown KERAS_BACKEND
+        raise InputError(
+            f"Keras cannot use the backend it was given ({err}); set KERAS_BACKEND to "
+            "tensorflow, jax or torch"
+        ) from None
+    if keras_version() < OLDEST_KERAS:
+        raise InputError(
+            f"Keras {keras.__version__} is installed and this script needs Keras 3.8 "
+            "or newer; pip install -U 'keras>=3.8'"
+        )
+
+
+@functools.cache
+def keras_version():
+    """(3, 15) for Keras 3.15.1."""
+    import keras
+
+    return tuple(int(n) for n in re.findall(r"\d+", keras.__version__)[:2])
+
+
+def platform_line():
+    """What a run is on: `Keras 3.15.1, TensorFlow 2.21.0 backend, on CPU (no GPU
+    visible)`: the question users of the original asked most after errors."""
+    import keras
+
+    backend = keras.backend.backend()
+    module = importlib.import_module(backend)
+    name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[backend]
+    with quiet_stderr():  # TensorFlow's device probe writes its CUDA notes again
+        gpus = [d for d in keras.distribution.list_devices() if d.startswith("gpu")]
+    where = "on CPU (no GPU visible)"
+    if gpus:
+        where = f"on {len(gpus)} GPU{'s'[: len(gpus) - 1]} ({gpu_name(backend)})"
+    return f"Keras {keras.__version__}, {name} {module.__version__} backend, {where}"
+
+
+def gpu_name(backend):
+    """The first GPU's name, as the backend reports it."""
+    if backend == "jax":
+        import jax
+
+        return jax.devices("gpu")[0].device_kind
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0)
+    import tensorflow as tf
+
+    gpu = tf.config.list_physical_devices("GPU")[0]
+    return tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
 
 
 # -----------------------------------------------------------------------------
@@ -221,9 +238,18 @@ def check_number(name, value, within, interval):
         raise InputError(f"{name} must be a number in {interval}, got {value!r}")
 
 
-def mnist_source(args):
-    """Where the MNIST path came from, as the user gave it: for the messages' fixes."""
-    return "--mnist-path" if args.mnist_path else "MNIST_PATH"
+def add_mnist_path(parser):
+    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+
+
+def mnist_path(args, default=None):
+    """(path, source): the MNIST file the user named (--mnist-path, else `default`,
+    else $MNIST_PATH; empty means download), and where they named it, for the fix."""
+    if args.mnist_path:
+        return args.mnist_path, "--mnist-path"
+    return os.environ.get(
+        "MNIST_PATH", ""
+    ) if default is None else default, "MNIST_PATH"
 
 
 # -----------------------------------------------------------------------------

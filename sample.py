@@ -17,9 +17,11 @@ import numpy as np
 
 import inputs
 
-# Before Keras loads. A Ctrl-C ends it at once: it writes each file aside, then
-# renames it into place.
-inputs.prepare_keras(__name__ == "__main__", stopped="stopped; its files are whole")
+# Before Keras loads. A Ctrl-C ends it at any time: every file it writes is written
+# aside, then renamed into place.
+if __name__ == "__main__":
+    inputs.ExitOnStop.install("stopped; its files are whole")
+inputs.load_keras()
 import evaluate
 import gan
 import safekeeping  # first: it picks matplotlib's file-only backend

@@ -178,7 +178,36 @@ def parse_args(argv=None):
         help="seed the random generators first (the original did not; default: none)",
     )
     parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+    parser.add_argument(
+        "--save",
+        metavar="DIR",
+        help="write DIR/losses.csv and the generator, as a Keras 3 "
+        "DIR/generator.keras that evaluate.py and sample.py read",
+    )
     return parser.parse_args(argv)
+
+
+def save_run(generator, log, folder):
+    """The losses in gan.py's CSV layout, and the generator moved into gan.py's Keras 3
+    generator (the same layers in the same order), checked to compute the same."""
+    import csv
+
+    import gan
+
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "losses.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["iteration", "d_loss", "d_accuracy", "g_loss"])
+        writer.writerows([i, *row] for i, row in enumerate(log))
+    keras3 = gan.build_generator()
+    keras3.set_weights(generator.get_weights())
+    noise = np.random.default_rng(0).normal(size=(64, LATENT_DIM)).astype("float32")
+    difference = np.abs(
+        np.asarray(keras3(noise, training=False))
+        - np.asarray(generator(noise, training=False))
+    ).max()
+    assert difference < 1e-5, f"the Keras 3 generator differs by {difference}"
+    keras3.save(os.path.join(folder, "generator.keras"))
 
 
 def main(argv=None):
@@ -211,6 +240,8 @@ def main(argv=None):
         },
     }
     print(RESULT + json.dumps(result), flush=True)
+    if args.save:
+        save_run(generator, log, args.save)
 
 
 if __name__ == "__main__":
