@@ -134,11 +134,12 @@ def build_gan():
 
 
 def train_on_batch(model, x, y):
-    """This batch's loss (and accuracy). Before 3.15, Keras returned the means over
-    every call since compile, so the metrics are reset first there."""
-    if inputs.keras_version() < (3, 15):
-        model.reset_metrics()
-    return model.train_on_batch(x, y)
+    """This batch's loss (and accuracy), as Keras 3.15 returns them. Older Keras
+    returned the means over every call since compile, so they reset the metrics."""
+    if inputs.keras_version() >= (3, 15):
+        return model.train_on_batch(x, y)
+    model.reset_metrics()
+    return keras.tree.map_structure(float, model.train_on_batch(x, y))  # not float32
 
 
 def train_discriminator(generator, discriminator, real_images):
@@ -177,7 +178,7 @@ def sample_images(generator, iteration, noise=None):
     if noise is None:
         noise = sample_noise(GRID_ROWS * GRID_COLS)
     images = 0.5 * generator.predict_on_batch(noise) + 0.5  # [-1, 1] -> [0, 1]
-    fig, axs = plt.subplots(GRID_ROWS, GRID_COLS)
+    fig, axs = plt.subplots(GRID_ROWS, GRID_COLS, squeeze=False)  # 2-D, even 1 x 1
     for ax, image in zip(axs.flat, images):
         ax.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1)
         ax.axis("off")
@@ -225,8 +226,11 @@ def parse_args(argv=None):
     parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
     for name in inputs.FLAGS:  # --batch-size overrides BATCH_SIZE, and so on
-        flag = "--" + name.lower().replace("_", "-")
-        add(flag, type=inputs.flag_type(name), help=f"{name}: {globals()[name]}")
+        add(
+            inputs.flag(name),
+            type=inputs.flag_type(name),
+            help=f"{name}: {globals()[name]}",
+        )
     add("--resume", action="store_true", help="continue a stopped run")
     add("--start-over", action="store_true", help="replace a stopped run")
     inputs.add_mnist_path(parser)

@@ -12,9 +12,9 @@ import importlib
 import math
 import os
 import re
-import shutil
 import signal
 import sys
+import tempfile
 
 import numpy as np
 
@@ -85,6 +85,9 @@ def quiet_stderr():
 def load_keras():
     """Imports Keras and its backend quietly; a backend that cannot load, or a Keras
     too old for this script, is one sentence."""
+    # TensorFlow's INFO notes (XLA set-up and the like) stay hidden for the whole run;
+    # its warnings and errors, such as a GPU out of memory, do not.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     try:
         with quiet_stderr():
             import keras
@@ -120,30 +123,28 @@ def platform_line():
     import keras
 
     backend = keras.backend.backend()
-    module = importlib.import_module(backend)
     name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[backend]
+    version = importlib.import_module(backend).__version__
     with quiet_stderr():  # TensorFlow's device probe writes its CUDA notes again
-        gpus = [d for d in keras.distribution.list_devices() if d.startswith("gpu")]
-    where = "on CPU (no GPU visible)"
-    if gpus:
-        where = f"on {len(gpus)} GPU{'s'[: len(gpus) - 1]} ({gpu_name(backend)})"
-    return f"Keras {keras.__version__}, {name} {module.__version__} backend, {where}"
+        gpus = gpu_names(backend)
+    where = f"on GPU: {', '.join(gpus)}" if gpus else "on CPU (no GPU visible)"
+    return f"Keras {keras.__version__}, {name} {version} backend, {where}"
 
 
-def gpu_name(backend):
-    """The first GPU's name, as the backend reports it."""
+def gpu_names(backend):
     if backend == "jax":
         import jax
 
-        return jax.devices("gpu")[0].device_kind
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
     if backend == "torch":
         import torch
 
-        return torch.cuda.get_device_name(0)
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     import tensorflow as tf
 
-    gpu = tf.config.list_physical_devices("GPU")[0]
-    return tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+    details = tf.config.experimental.get_device_details
+    gpus = tf.config.list_physical_devices("GPU")
+    return [details(gpu).get("device_name", gpu.name) for gpu in gpus]
 
 
 # -----------------------------------------------------------------------------
@@ -194,9 +195,14 @@ def whole_number(minimum, maximum=None):
     return parse
 
 
+def flag(name):
+    """--batch-size: the flag that overrides the constant BATCH_SIZE for one run."""
+    return "--" + name.lower().replace("_", "-")
+
+
 def labelled(name):
     """ITERATIONS (--iterations): a constant, with its flag where it has one."""
-    return f"{name} (--{name.lower().replace('_', '-')})" if name in FLAGS else name
+    return f"{name} ({flag(name)})" if name in FLAGS else name
 
 
 def check_config(config):
@@ -247,9 +253,9 @@ def mnist_path(args, default=None):
     else $MNIST_PATH; empty means download), and where they named it, for the fix."""
     if args.mnist_path:
         return args.mnist_path, "--mnist-path"
-    return os.environ.get(
-        "MNIST_PATH", ""
-    ) if default is None else default, "MNIST_PATH"
+    if default is None:
+        default = os.environ.get("MNIST_PATH", "")
+    return default, "MNIST_PATH"
 
 
 # -----------------------------------------------------------------------------
@@ -257,19 +263,16 @@ def mnist_path(args, default=None):
 
 
 def check_readable_file(path, what, fix):
-    """Missing, a folder, unreadable, or gzip-compressed: one sentence for each."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise InputError(f"{what} {shown(path)} is a folder, not a file; {fix}")
-    if not os.path.exists(path):
-        raise InputError(f"{what} {shown(path)} does not exist; {fix}")
+    """Missing, a folder, unreadable (the system's words for each), or gzip-compressed:
+    one sentence for each. Returns the first bytes."""
     try:
         with open(path, "rb") as f:
             head = f.read(4)
     except OSError as err:
+        if isinstance(err, PermissionError):
+            fix = f"make it readable, or {fix}"
         raise InputError(
-            f"{what} {shown(path)} cannot be read ({err.strerror}); make it "
-            f"readable, or {fix}"
+            f"{what} {shown(path)} cannot be read ({err.strerror}); {fix}"
         ) from None
     if head[:2] == b"\x1f\x8b":
         raise InputError(
@@ -371,29 +374,18 @@ def check_mnist_split(path, split, arrays, labels):
 # Output folders
 
 
-def make_output_dirs(needs_mb):
-    """Creates each folder of {folder: megabytes a run needs there} and checks that a
-    file can be written there and that the space is free, so a bad one fails early."""
-    for folder, megabytes in needs_mb.items():
-        probe = os.path.join(folder, f".tmp-{os.getpid()}-write-test")
+def make_output_dirs(folders):
+    """Creates each folder and writes a little there, so that an unwritable folder or
+    a full disk is one sentence before any work (a disk that fills later fails at
+    that write, in one sentence too)."""
+    for folder in folders:
         try:
             os.makedirs(folder, exist_ok=True)
-            # Some bytes, not an empty file: on a full disk that alone still succeeds.
-            with open(probe, "wb") as f:
-                f.write(bytes(64 * 1024))
-                f.flush()
-                os.fsync(f.fileno())
-            free = shutil.disk_usage(folder).free
+            with tempfile.TemporaryFile(dir=folder) as probe:
+                probe.write(bytes(64 * 1024))
+                probe.flush()
         except OSError as err:
             raise InputError(
                 f"cannot write to output folder {shown(folder)} ({err.strerror}); "
                 "make it writable, free some space, or run from another folder"
             ) from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.remove(probe)
-        if free < megabytes * 2**20:
-            raise InputError(
-                f"output folder {shown(folder)} has {free / 2**20:.0f} MB free; a run "
-                f"needs about {megabytes} MB there, so free some space"
-            )

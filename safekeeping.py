@@ -11,7 +11,6 @@
 
 import contextlib
 import csv
-import itertools
 import json
 import os
 import shlex
@@ -26,7 +25,13 @@ matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw
 
-from inputs import InputError, exit_while_starting, make_output_dirs, read_npz, shown
+import inputs
+from inputs import InputError, read_npz, shown
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock, the rest works
+    fcntl = None
 
 
 class WriteError(InputError):
@@ -37,27 +42,25 @@ class WriteError(InputError):
 # Writing files atomically
 
 TEMPORARY_PREFIX = ".tmp-"  # then the process id: each run writes its own names
-_temporaries = itertools.count()
 
 
 @contextlib.contextmanager
-def atomic_write(path):
+def atomic_write(path, sync=False):
     """Yields a temporary path beside `path` (same extension, for writers that go by
-    it); once the block has written it, syncs it and renames it into place.
+    it); once the block has written it, renames it into place, after syncing it to
+    the disk if `sync` (the checkpoint, which a resume reads after a power cut).
 
     On any failure the temporary is removed and `path` stays as it was; an OSError
     (a full disk, a read-only folder) becomes a WriteError naming the file.
     """
     folder, name = os.path.split(os.fspath(path))
-    temporary = os.path.join(
-        folder, f"{TEMPORARY_PREFIX}{os.getpid()}-{next(_temporaries)}-{name}"
-    )
+    temporary = os.path.join(folder, f"{TEMPORARY_PREFIX}{os.getpid()}-{name}")
     try:
         yield temporary
-        with open(temporary, "r+b") as f:
-            os.fsync(f.fileno())
+        if sync:
+            with open(temporary, "r+b") as f:
+                os.fsync(f.fileno())
         os.replace(temporary, path)
-        sync_folder(folder)
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.remove(temporary)
@@ -83,71 +86,36 @@ def os_error(err):
     return None
 
 
-def sync_folder(folder):
-    """Makes a rename durable (POSIX; Windows cannot open a folder)."""
-    if os.name == "posix":
-        fd = os.open(folder or ".", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def remove_stale_temporaries(folders):
-    """Temporaries left by killed runs; only called while holding the folder lock."""
-    for folder in folders:
-        for name in os.listdir(folder):
-            if name.startswith(TEMPORARY_PREFIX):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(folder, name))
-
-
 # -----------------------------------------------------------------------------
 # One run per folder. The operating system drops the lock when its process ends,
 # however it ends, so a killed run never blocks the next one.
-
-if os.name == "nt":
-    import msvcrt
-
-    def try_lock(fd):
-        os.lseek(fd, 1024, os.SEEK_SET)  # past the process id, which stays readable
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-else:
-    import fcntl
-
-    def try_lock(fd):
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 @contextlib.contextmanager
 def one_run_per_folder(folders):
     """Holds a lock in each folder while the block runs; refuses if another run has
-    one, naming its process id."""
+    one, naming its process id. Then clears what killed runs left half-written."""
     with contextlib.ExitStack() as stack:
         for folder in dict.fromkeys(os.path.realpath(f) for f in folders):
-            stack.enter_context(folder_lock(folder))
+            lock = stack.enter_context(open(os.path.join(folder, ".lock"), "a+"))
+            try:
+                if fcntl:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lock.seek(0)
+                raise InputError(
+                    f"another run (process {lock.read().strip() or 'unknown'}) is "
+                    f"using {shown(folder)}; wait for it to end or stop it, or run "
+                    "from another folder"
+                ) from None
+            lock.truncate(0)
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            for name in os.listdir(folder):
+                if name.startswith(TEMPORARY_PREFIX):
+                    with contextlib.suppress(OSError):
+                        os.remove(os.path.join(folder, name))
         yield
-
-
-@contextlib.contextmanager
-def folder_lock(folder):
-    fd = os.open(os.path.join(folder, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            try_lock(fd)
-        except OSError:
-            os.lseek(fd, 0, os.SEEK_SET)
-            pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            raise InputError(
-                f"another run (process {pid}) is using {shown(folder)}; wait for it "
-                "to end or stop it, or run from another folder"
-            ) from None
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid():<31}\n".encode())
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 # -----------------------------------------------------------------------------
@@ -185,7 +153,7 @@ class StopSignals:
     def __exit__(self, *exc):
         for signum, handler in self.previous.items():
             # After a run, a stop must not say that nothing was written: ignore it.
-            if handler is exit_while_starting:
+            if isinstance(handler, inputs.ExitOnStop):
                 handler = signal.SIG_IGN
             signal.signal(signum, handler)
 
@@ -326,13 +294,13 @@ def save_checkpoint(path, models, iteration, iterations, losses, grid_noise, set
         "history": losses.array(),
         "grid_noise": grid_noise,
     }
-    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    _, keys, pos, has_gauss, gauss = np.random.get_state()  # gan.py's noise
     arrays["numpy_random_keys"] = keys
-    arrays["numpy_random_rest"] = np.array([pos, has_gauss, cached_gaussian])
+    arrays["numpy_random_rest"] = np.array([pos, has_gauss, gauss])
     for name, variables in checkpointed_variables(*models).items():
         for i, variable in enumerate(variables):
             arrays[f"{name}/{i}"] = keras.ops.convert_to_numpy(variable)
-    with atomic_write(path) as temporary, open(temporary, "wb") as f:
+    with atomic_write(path, sync=True) as temporary, open(temporary, "wb") as f:
         np.savez(f, **arrays)
 
 
@@ -363,28 +331,14 @@ def restore_checkpoint(models, checkpoint, path):
                     "--start-over"
                 )
             variable.assign(value)
-    rest = checkpoint["numpy_random_rest"]
-    np.random.set_state(
-        (
-            "MT19937",
-            checkpoint["numpy_random_keys"],
-            int(rest[0]),
-            int(rest[1]),
-            rest[2],
-        )
-    )
+    pos, has_gauss, gauss = checkpoint["numpy_random_rest"]
+    keys = checkpoint["numpy_random_keys"]
+    np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), gauss))
 
 
 # What decides the numbers a run computes: --resume must keep all of it.
-KEPT_BY_RESUME = (
-    "SEED",
-    "BATCH_SIZE",
-    "SAMPLE_INTERVAL",
-    "LEARNING_RATE",
-    "BETA_1",
-    "LATENT_DIM",
-    "IMG_SHAPE",
-)
+KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
+KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE")
 
 
 def kept_by_resume(config):
@@ -425,8 +379,7 @@ def checkpoint_to_continue(config, args):
     wanted = json.loads(json.dumps(kept_by_resume(config)))  # tuples as lists
     for name, value in wanted.items():
         if name in saved and saved[name] != value:
-            flag = "--" + name.lower().replace("_", "-")
-            way = f"{flag} {saved[name]}" if hasattr(args, name.lower()) else name
+            way = f"{inputs.flag(name)} {saved[name]}" if name in inputs.FLAGS else name
             raise InputError(
                 f"the checkpoint's run has {name} = {saved[name]!r}, this one "
                 f"{value!r}; resume with {way} as it was, or start over with "
@@ -451,9 +404,8 @@ def nothing_to_do(checkpoint, iterations):
 def output_folders(images_dir, model_dir):
     """Creates and checks the folders, holds them for this run alone, and clears
     what killed runs left half-written there."""
-    make_output_dirs({images_dir: 16, model_dir: 64})  # MB: two checkpoints at once
+    inputs.make_output_dirs([images_dir, model_dir])
     with one_run_per_folder([images_dir, model_dir]):
-        remove_stale_temporaries([images_dir, model_dir])
         yield
 
 
@@ -486,7 +438,6 @@ class Run:
         return len(self.losses.history) - 1
 
     def __enter__(self):
-        self.stop.__enter__()
         history = ()
         if self.checkpoint is not None:
             path = self.config["CHECKPOINT_PATH"]
@@ -497,6 +448,7 @@ class Run:
         self.start = self.saved + 1
         csv_path = os.path.join(self.images, "losses.csv")
         self.losses = LossLog(csv_path, self.config["ITERATIONS"], history)
+        self.stop.__enter__()  # last: if anything above fails, no handler is left
         return self
 
     def save_checkpoint(self, iteration):
@@ -560,12 +512,9 @@ class Run:
 
 def resume_command(script, argv):
     """The command that continues this run, ready to paste into the same terminal."""
-    if (
-        os.path.basename(sys.argv[0]) == script
-    ):  # as invoked: interpreter, options, path
+    invoked = ["python", script]  # called in-process, by a test say
+    if os.path.basename(sys.argv[0]) == script:  # interpreter, options, path as typed
         invoked = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]
-    else:  # called in-process, by a test say
-        invoked = ["python", script]
     args = sys.argv[1:] if argv is None else argv
     args = [a for a in args if a not in ("--resume", "--start-over")]
     return shlex.join([*invoked, *args, "--resume"])

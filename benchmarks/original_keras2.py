@@ -1,21 +1,28 @@
-"""The original Keras-GAN MLP GAN, as written, on Keras 2: speed.py's yardstick.
+"""The original Keras-GAN MLP GAN on Keras 2, set up to be timed: speed.py's yardstick.
 
 eriklindernoren's Keras-GAN `gan/gan.py` (2018) no longer runs as written: Keras 2 is
-now the `tf_keras` package. This is that script with only the imports changed, and
-timed: the same networks, ONE legacy Adam(0.0002, 0.5) shared by both compiled models
-(Keras 2 optimizers can serve several models), `discriminator.trainable = False` set
-before the combined model is compiled (Keras 2 freezes `trainable` at compile time, so
-D still learns through its own model), `generator.predict` in every iteration, and
-pixels scaled in float64. It trains for real; its result line says whether D and G
-moved.
+now the `tf_keras` package. Its training here is the original's: the same networks, ONE
+legacy Adam(0.0002, 0.5) shared by both compiled models (Keras 2 optimizers can serve
+several models), `discriminator.trainable = False` set before the combined model is
+compiled (Keras 2 freezes `trainable` at compile time, so D still learns through its
+own model), `generator.predict` in every iteration, and pixels and labels in float64.
+It trains for real; its result line says whether D and G moved.
+
+What is restructured, so that it can be timed: the `GAN` class is split into module
+functions (`build_generator`, `build_discriminator`, `build_gan` for its `__init__`,
+`load_data`), and its `train` loop into `trainer`, a closure that runs one iteration
+per call, timed by speed.py's `time_iterations` after warm-up. Keras comes from
+`tf_keras`, imported inside the functions; MNIST from a local file, never downloaded.
+The models print no summaries and no grids are drawn; the log line goes to stderr every
+LOG_INTERVAL iterations, not to stdout every iteration. Flags replace the fixed 30,000
+epochs (--iterations, --repeats, --warmup), add a seed (the original seeds nothing),
+and --save keeps the run for evaluate.py.
 
     pip install -r benchmarks/requirements.txt
     MNIST_PATH=/path/to/mnist.npz python benchmarks/original_keras2.py
 
-It never downloads MNIST. It prints the original's log line every LOG_INTERVAL
-iterations (to stderr) and, last, one line `SPEED_RESULT {json}` for speed.py:
-ms per iteration (one figure per repeat, timed as speed.py times gan.py's loop), the
-losses, and whether the weights moved.
+It prints, last, one line `SPEED_RESULT {json}` for speed.py: ms per iteration (one
+figure per repeat), the losses of every iteration, and whether the weights moved.
 """
 
 import json
@@ -24,7 +31,7 @@ import sys
 
 import numpy as np
 
-from speed import RESULT, add_timing_flags, check_mnist_path, time_iterations
+from speed import RESULT, add_shared_flags, mnist_file, sanity, time_iterations
 
 import inputs  # after speed, which puts the repository root on the path
 
@@ -165,19 +172,14 @@ def trainer(generator, discriminator, combined, X_train, batch_size=BATCH_SIZE):
     return iteration, log
 
 
-def moved(before, model):
-    return any(not np.array_equal(b, a) for b, a in zip(before, model.get_weights()))
-
-
 def parse_args(argv=None):
     parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    add_timing_flags(parser)
+    add_shared_flags(parser)
     parser.add_argument(
         "--seed",
         type=inputs.flag_type("SEED"),
         help="seed the random generators first (the original did not; default: none)",
     )
-    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
     parser.add_argument(
         "--save",
         metavar="DIR",
@@ -212,13 +214,7 @@ def save_run(generator, log, folder):
 
 def main(argv=None):
     args = parse_args(argv)
-    source = inputs.mnist_source(args)
-    path = args.mnist_path or os.environ.get("MNIST_PATH", "")
-    try:
-        check_mnist_path(path)
-        X_train = load_data(path, source)
-    except inputs.InputError as err:
-        sys.exit(f"{inputs.program()}: error: {err}")
+    X_train = load_data(*mnist_file(args))  # bad input: InputError, one sentence
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up log
     if args.seed is not None:  # Python's, NumPy's and TensorFlow's generators
         import tf_keras
@@ -226,18 +222,18 @@ def main(argv=None):
         tf_keras.utils.set_random_seed(args.seed)
 
     generator, discriminator, combined = build_gan()
-    d_before, g_before = discriminator.get_weights(), generator.get_weights()
+    before = discriminator.get_weights(), generator.get_weights()
     iteration, log = trainer(generator, discriminator, combined, X_train)
     ms = time_iterations(iteration, args.iterations, args.repeats, args.warmup)
     result = {
         "backend": "tf_keras",
         "ms": ms,
         "losses": log,  # [d_loss, d_acc, g_loss] of every iteration, warm-up included
-        "sanity": {
-            "losses_finite": bool(np.isfinite(log).all()),
-            "d_changed": moved(d_before, discriminator),
-            "g_changed": moved(g_before, generator),
-        },
+        "sanity": sanity(
+            np.isfinite(log).all(),
+            before,
+            (discriminator.get_weights(), generator.get_weights()),
+        ),
     }
     print(RESULT + json.dumps(result), flush=True)
     if args.save:

@@ -43,8 +43,8 @@ def test_real_mnist_file(mnist_path):
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda p: str(p / "absent.npz"), "does not exist"),
-        (lambda p: str(p), "is a folder, not a file"),
+        (lambda p: str(p / "absent.npz"), "cannot be read (No such file or directory)"),
+        (lambda p: str(p), "cannot be read (Is a directory)"),
         (lambda p: gzipped(write_npz(p / "g.npz", **fake_mnist())), "gzip-compressed"),
         (lambda p: (p / "t.npz").write_text("not a zip") and str(p / "t.npz"), ".npz"),
         (
@@ -120,7 +120,10 @@ def test_a_relative_path_is_shown_with_its_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(inputs.InputError) as error:
         gan.load_mnist("data/absent.npz")
-    assert f"'data/absent.npz' (in {tmp_path}) does not exist" in str(error.value)
+    assert (
+        f"'data/absent.npz' (in {tmp_path}) cannot be read (No such file or directory)"
+        in str(error.value)
+    )
 
 
 def truncate(path):

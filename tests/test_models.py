@@ -1,5 +1,7 @@
 """The three models are the original's, layer for layer."""
 
+import os
+
 import keras
 import numpy as np
 
@@ -66,9 +68,7 @@ def test_discriminator_layers_parameters_and_compile():
 
 
 def test_combined_chains_generator_into_discriminator_with_its_own_adam():
-    generator = gan.build_generator()
-    discriminator = gan.build_discriminator()
-    combined = gan.build_combined(generator, discriminator)
+    generator, discriminator, combined = gan.build_gan()
     assert combined.input_shape == (None, 100)
     assert combined.output_shape == (None, 1)
     assert generator in combined.layers and discriminator in combined.layers
@@ -80,3 +80,17 @@ def test_combined_chains_generator_into_discriminator_with_its_own_adam():
     z = gan.sample_noise(3)
     expected = discriminator.predict_on_batch(generator.predict_on_batch(z))
     np.testing.assert_allclose(combined.predict_on_batch(z), expected, atol=1e-6)
+
+
+def test_a_1x1_grid_is_drawn(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gan, "GRID_ROWS", 1)
+    monkeypatch.setattr(gan, "GRID_COLS", 1)
+    os.makedirs(gan.IMAGES_DIR)
+    gan.sample_images(gan.build_generator(), 7)
+    assert os.path.getsize(os.path.join(gan.IMAGES_DIR, "7.png")) > 0
+
+
+def test_tensorflow_errors_are_not_hidden_for_the_run():
+    """Start-up quiets TensorFlow's C++ notes; its errors later in a run stay seen."""
+    assert os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") in ("0", "1")

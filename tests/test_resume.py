@@ -3,6 +3,7 @@
 import csv
 import os
 import shlex
+import shutil
 import signal
 import sys
 
@@ -17,6 +18,7 @@ import safekeeping
 from conftest import (
     GAN,
     RUN_ARGS,
+    backends,
     csv_rows,
     generator_weights,
     log_lines,
@@ -122,20 +124,35 @@ def test_grids_reuse_the_same_latent_points(tmp_path, monkeypatch):
     ]
 
 
-def test_fresh_grid_noise_when_told(monkeypatch):
+@pytest.mark.slow  # trains, in this process
+def test_fresh_grid_noise_when_told(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(gan, "FIXED_GRID_NOISE", False)
-    run = safekeeping.Run(None, gan.run_config(gan.parse_args([])))
-    assert run.grid_noise is None  # sample_images then draws fresh, as the original
+    monkeypatch.setattr(gan, "JIT_COMPILE", False)
+    grids, sample_noise = [], gan.sample_noise
+
+    def recording(n):
+        noise = sample_noise(n)
+        if n == gan.GRID_ROWS * gan.GRID_COLS:  # not a training batch (8)
+            grids.append(noise)
+        return noise
+
+    monkeypatch.setattr(gan, "sample_noise", recording)
+    args = gan.parse_args("--iterations 3 --batch-size 8 --sample-interval 1".split())
+    with safekeeping.output_folders(gan.IMAGES_DIR, gan.MODEL_DIR):
+        run = gan.train(tiny_data(), gan.run_config(args))
+    assert len(grids) == 3  # as the original: fresh noise for every grid
+    for i, noise in enumerate(grids):
+        assert not np.allclose(noise, run.fixed_noise)
+        assert all(not np.allclose(noise, other) for other in grids[:i])
 
 
 @pytest.fixture
 def models_and_checkpoint(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    inputs.make_output_dirs({gan.IMAGES_DIR: 1, gan.MODEL_DIR: 1})
+    inputs.make_output_dirs([gan.IMAGES_DIR, gan.MODEL_DIR])
     keras.utils.set_random_seed(0)
-    generator = gan.build_generator()
-    discriminator = gan.build_discriminator()
-    models = generator, discriminator, gan.build_combined(generator, discriminator)
+    models = gan.build_gan()
     log = safekeeping.LossLog(os.path.join(gan.IMAGES_DIR, "losses.csv"), 10)
     for i in range(3):
         log.add(i, 0.5, 0.5, 0.7)
@@ -212,10 +229,13 @@ def test_resume_with_a_checkpoint_of_other_layer_sizes_exits_with_one_sentence(
     with open(mnist, "wb") as f:
         np.savez(f, x_train=np.zeros((64, 28, 28), np.uint8))
     args = ["--resume", "--iterations", "9", "--mnist-path", str(mnist)]
+    handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     with pytest.raises(SystemExit) as stop:
         gan.main(args)
     assert "does not fit this file's generator" in stop.value.code
     assert not os.path.exists(os.path.join(gan.MODEL_DIR, "generator.keras"))
+    # The run never started: its stop handlers must not stay behind
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
 
 
 def test_resume_without_a_checkpoint_names_the_folder_it_looked_in(
@@ -280,3 +300,25 @@ def test_an_unreadable_checkpoint_is_not_called_damaged(
     message = str(error.value)
     assert "cannot be read (Permission denied); make it readable" in message
     assert "damaged" not in message and "delete" not in message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", backends("jax", "torch"))
+def test_a_run_resumes_under_another_backend(
+    straight_run, mnist_path, tmp_path, backend
+):
+    """The checkpoint holds plain arrays, so a TensorFlow run continues on JAX or
+    torch: the weights, optimizer slots and NumPy's noise carry over, and the rows
+    before the checkpoint stay; the new rows follow the new backend's arithmetic."""
+    straight = straight_run[0]
+    shutil.copytree(straight / "saved_model", tmp_path / "saved_model")
+    shutil.copytree(straight / "images", tmp_path / "images")
+    args = [*ARGS, "--resume", "--iterations", "70"]
+    result = run_gan(args, tmp_path, backend=backend, mnist=mnist_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {"jax": "JAX", "torch": "PyTorch"}[backend] in result.stdout.splitlines()[0]
+    assert log_lines(result.stdout)[0].startswith("60 [D loss")
+    rows = csv_rows(tmp_path)
+    assert rows[:61] == csv_rows(straight) and len(rows) == 71
+    d_acc = [float(r[2]) for r in rows[61:]]
+    assert np.mean(d_acc) > 0.5  # D still tells real from fake: the weights came along

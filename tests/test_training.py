@@ -9,7 +9,7 @@ from PIL import Image
 
 import gan
 import safekeeping
-from conftest import RUN_ARGS, backends, log_lines, run_gan
+from conftest import RUN_ARGS, backends, csv_rows, log_lines, run_gan
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
@@ -27,6 +27,24 @@ def test_prints_the_summaries_then_the_original_log_line_every_interval(straight
         assert count in summaries
     numbers = [LOG_LINE.match(line).group(1) for line in lines]
     assert numbers == ["0", "10", "20", "30", "40", "50"]
+
+
+def test_logs_each_iterations_own_losses(straight_run):
+    """Not running means (what train_on_batch returned before Keras 3.15): each
+    iteration's D accuracy is a share of its 2 x 32 images, and the log line
+    prints the CSV's row."""
+    cwd, lines, stdout = straight_run
+    assert stdout.startswith("Keras ")  # the start-up line: versions and device
+    rows = csv_rows(cwd)[1:]
+    for row in rows:
+        correct = float(row[2]) * 2 * gan.BATCH_SIZE
+        assert abs(correct - round(correct)) < 1e-4, row
+    for line in lines:
+        i, d_loss, acc, g_loss = re.findall(r"[\d.]+", line)[:4]
+        row = rows[int(i)]
+        assert abs(float(d_loss) - float(row[1])) <= 6e-7  # %f: 6 decimals
+        assert abs(float(g_loss) - float(row[3])) <= 6e-7
+        assert abs(float(acc) - 100 * float(row[2])) <= 0.006  # %.2f%%
 
 
 def test_saves_a_5x5_gray_grid_every_sample_interval(straight_run):
@@ -64,9 +82,7 @@ def test_both_networks_learn_on_real_data(mnist_path):
     """
     x_train = gan.load_mnist(mnist_path)
     keras.utils.set_random_seed(3)
-    generator = gan.build_generator()
-    discriminator = gan.build_discriminator()
-    combined = gan.build_combined(generator, discriminator)
+    generator, discriminator, combined = gan.build_gan()
     real_mean = x_train[:5000].mean(axis=0)
     z = gan.sample_noise(256)
 
