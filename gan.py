@@ -190,7 +190,7 @@ def sample_images(generator, iteration, noise=None):
 
 
 def train(x_train, config, checkpoint=None):
-    """Trains from scratch, or on from `checkpoint`, with `config` (run_config);
+    """Trains from scratch, or on from `checkpoint`, with `config` (the constants);
     returns the safekeeping.Run, which says where it ended and why."""
     iterations, batch_size = config["ITERATIONS"], config["BATCH_SIZE"]
     keras.utils.set_random_seed(config["SEED"])  # Python, NumPy and backend generators
@@ -218,34 +218,9 @@ def train(x_train, config, checkpoint=None):
     return run
 
 
-# -----------------------------------------------------------------------------
-# Command line: flags override the constants above for one run.
-
-
-def parse_args(argv=None):
-    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    add = parser.add_argument
-    for name in inputs.FLAGS:  # --batch-size overrides BATCH_SIZE, and so on
-        add(
-            inputs.flag(name),
-            type=inputs.flag_type(name),
-            help=f"{name}: {globals()[name]}",
-        )
-    add("--resume", action="store_true", help="continue a stopped run")
-    add("--start-over", action="store_true", help="replace a stopped run")
-    inputs.add_mnist_path(parser)
-    return parser.parse_args(argv)
-
-
-def run_config(args):
-    """Every knob of this run: the constants, with the flags' values where given."""
-    flags = {k.upper(): v for k, v in vars(args).items() if v is not None}
-    return {k: flags.get(k, v) for k, v in globals().items() if k.isupper()}
-
-
 def main(argv=None):
-    args = parse_args(argv)
-    config = run_config(args)
+    args = inputs.parse_args(globals(), argv)  # --batch-size overrides BATCH_SIZE, ...
+    config = inputs.run_config(globals(), args)
     inputs.check_config(config)  # bad input raises InputError: one sentence, exit 1
     with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):
         checkpoint = safekeeping.checkpoint_to_continue(config, args)

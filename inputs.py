@@ -174,6 +174,26 @@ WHOLE_NUMBERS = {
 FLAGS = ("ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "SEED")
 
 
+def parse_args(constants, argv=None):
+    """gan.py's flags: each of FLAGS overrides its constant for one run."""
+    parser = ArgumentParser(
+        prog="gan.py", description=constants["__doc__"].splitlines()[0]
+    )
+    add = parser.add_argument
+    for name in FLAGS:
+        add(flag(name), type=flag_type(name), help=f"{name}: {constants[name]}")
+    add("--resume", action="store_true", help="continue a stopped run")
+    add("--start-over", action="store_true", help="replace a stopped run")
+    add_mnist_path(parser)
+    return parser.parse_args(argv)
+
+
+def run_config(constants, args):
+    """Every knob of this run: the constants, with the flags' values where given."""
+    flags = {k.upper(): v for k, v in vars(args).items() if v is not None}
+    return {k: flags.get(k, v) for k, v in constants.items() if k.isupper()}
+
+
 def flag_type(name):
     """An argparse type: a whole number in the range of the constant `name`."""
     return whole_number(*WHOLE_NUMBERS[name])

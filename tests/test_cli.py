@@ -37,11 +37,12 @@ def main_error(argv, capsys):
 
 def test_flags_override_the_constants(monkeypatch):
     monkeypatch.setattr(gan, "MNIST_PATH", "")
-    args = gan.parse_args(
+    args = inputs.parse_args(
+        vars(gan),
         "--iterations 7 --batch-size 3 --sample-interval 2 --seed 0 "
-        "--checkpoint-interval 4 --mnist-path m.npz --resume".split()
+        "--checkpoint-interval 4 --mnist-path m.npz --resume".split(),
     )
-    config = gan.run_config(args)
+    config = inputs.run_config(vars(gan), args)
     assert (config["ITERATIONS"], config["BATCH_SIZE"]) == (7, 3)
     assert (config["SAMPLE_INTERVAL"], config["CHECKPOINT_INTERVAL"]) == (2, 4)
     assert config["SEED"] == 0  # a falsy flag still overrides
@@ -50,7 +51,7 @@ def test_flags_override_the_constants(monkeypatch):
 
 def test_defaults_are_the_constants_read_when_the_run_starts(monkeypatch):
     monkeypatch.setattr(gan, "BATCH_SIZE", gan.BATCH_SIZE + 1)  # a user's edit
-    config = gan.run_config(gan.parse_args([]))
+    config = inputs.run_config(vars(gan), inputs.parse_args(vars(gan), []))
     constants = {k: v for k, v in vars(gan).items() if k.isupper()}
     assert config == constants and "LEARNING_RATE" in config
 

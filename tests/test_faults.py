@@ -343,8 +343,11 @@ def test_after_a_finished_run_resume_has_nothing_to_do_and_a_rerun_runs(
     assert status == 0 and out.startswith("Nothing to do")
     assert file_digests(straight) == before  # not even losses.csv is cut short
     # A plain rerun, with edited constants say, is not taken for a careless one
-    args = gan.parse_args(ARGS)
-    assert safekeeping.checkpoint_to_continue(gan.run_config(args), args) is None
+    args = inputs.parse_args(vars(gan), ARGS)
+    assert (
+        safekeeping.checkpoint_to_continue(inputs.run_config(vars(gan), args), args)
+        is None
+    )
 
 
 # -----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ def moved(before, model):
     return [not np.array_equal(b, a) for b, a in zip(before, model.get_weights())]
 
 
+# The original passes input_dim/input_shape to its first layers; Keras 3 only warns.
+@pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
 def test_the_naive_port_never_moves_its_discriminator(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # it writes images/0.png
     images = np.random.default_rng(0).integers(0, 256, (64, 28, 28), np.uint8)

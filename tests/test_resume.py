@@ -108,8 +108,10 @@ def test_grids_reuse_the_same_latent_points(tmp_path, monkeypatch):
 
     monkeypatch.setattr(gan, "sample_images", recording)
     monkeypatch.setattr(gan, "JIT_COMPILE", False)
-    args = gan.parse_args("--iterations 3 --batch-size 8 --sample-interval 1".split())
-    config = gan.run_config(args)
+    args = inputs.parse_args(
+        vars(gan), "--iterations 3 --batch-size 8 --sample-interval 1".split()
+    )
+    config = inputs.run_config(vars(gan), args)
     config["SEED"] = 4
     with safekeeping.output_folders(gan.IMAGES_DIR, gan.MODEL_DIR):
         gan.train(tiny_data(), config)
@@ -138,9 +140,11 @@ def test_fresh_grid_noise_when_told(tmp_path, monkeypatch):
         return noise
 
     monkeypatch.setattr(gan, "sample_noise", recording)
-    args = gan.parse_args("--iterations 3 --batch-size 8 --sample-interval 1".split())
+    args = inputs.parse_args(
+        vars(gan), "--iterations 3 --batch-size 8 --sample-interval 1".split()
+    )
     with safekeeping.output_folders(gan.IMAGES_DIR, gan.MODEL_DIR):
-        run = gan.train(tiny_data(), gan.run_config(args))
+        run = gan.train(tiny_data(), inputs.run_config(vars(gan), args))
     assert len(grids) == 3  # as the original: fresh noise for every grid
     for i, noise in enumerate(grids):
         assert not np.allclose(noise, run.fixed_noise)
@@ -156,7 +160,7 @@ def models_and_checkpoint(tmp_path, monkeypatch):
     log = safekeeping.LossLog(os.path.join(gan.IMAGES_DIR, "losses.csv"), 10)
     for i in range(3):
         log.add(i, 0.5, 0.5, 0.7)
-    config = gan.run_config(gan.parse_args([]))
+    config = inputs.run_config(vars(gan), inputs.parse_args(vars(gan), []))
     save(models, 2, log, config)
     yield models, log, config
     log.close()
@@ -280,10 +284,13 @@ def test_resume_refuses_an_edited_constant_that_changes_the_numbers(
 def test_resume_may_change_how_long_and_how_often_to_checkpoint(
     models_and_checkpoint,
 ):
-    config = gan.run_config(
-        gan.parse_args("--resume --iterations 99 --checkpoint-interval 7".split())
+    config = inputs.run_config(
+        vars(gan),
+        inputs.parse_args(
+            vars(gan), "--resume --iterations 99 --checkpoint-interval 7".split()
+        ),
     )
-    args = gan.parse_args(["--resume"])
+    args = inputs.parse_args(vars(gan), ["--resume"])
     checkpoint = safekeeping.checkpoint_to_continue(config, args)
     assert checkpoint["iteration"] == 2
 
