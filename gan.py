@@ -231,7 +231,7 @@ def main(argv=None):
         run = train(x_train, config, checkpoint)
     if run.stopping:
         print(run.stop_report(safekeeping.resume_command("gan.py", argv)))
-        sys.exit(run.stop.exit_status)
+        sys.exit(run.exit_status)
 
 
 if __name__ == "__main__":

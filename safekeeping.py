@@ -3,10 +3,10 @@
 - atomic_write: every file a run writes goes to a name unique to the run, then is
   renamed into place, so a run killed at any moment leaves the old file or the new one.
 - one_run_per_folder: a second run in the same output folders is refused.
-- StopSignals: Ctrl-C or SIGTERM ends the run after the current iteration.
 - LossLog, plot_losses, make_progress_gif: the losses as CSV and a plot, the grids as
   an animation.
 - Checkpoints: everything needed to continue a run exactly, in one .npz.
+- Run: one run of the loop; Ctrl-C or SIGTERM ends it after the current iteration.
 """
 
 import contextlib
@@ -116,46 +116,6 @@ def one_run_per_folder(folders):
                     with contextlib.suppress(OSError):
                         os.remove(os.path.join(folder, name))
         yield
-
-
-# -----------------------------------------------------------------------------
-# Stop signals
-
-STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM]
-
-
-class StopSignals:
-    """Ctrl-C or SIGTERM asks the loop to stop after the current iteration; the run
-    then writes its checkpoint and exits with 128 + the signal's number. Another one
-    asks it to hurry: the checkpoint still, the plot and GIF not. None raises."""
-
-    def __init__(self):
-        self.received = []
-
-    @property
-    def requested(self):
-        return bool(self.received)
-
-    @property
-    def exit_status(self):
-        return 128 + self.received[0]
-
-    def __enter__(self):
-        self.previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-        for signum, previous in self.previous.items():
-            if previous is not signal.SIG_IGN:  # as `nohup` or `&` left it
-                signal.signal(signum, self.handler)
-        return self
-
-    def handler(self, signum, frame):
-        self.received.append(signum)
-
-    def __exit__(self, *exc):
-        for signum, handler in self.previous.items():
-            # After a run, a stop must not say that nothing was written: ignore it.
-            if isinstance(handler, inputs.ExitOnStop):
-                handler = signal.SIG_IGN
-            signal.signal(signum, handler)
 
 
 # -----------------------------------------------------------------------------
@@ -411,12 +371,19 @@ def output_folders(images_dir, model_dir):
 
 class Run:
     """One run of gan.py's loop: where it starts, its losses and grid noise, its
-    checkpoints, stop requests, and the files it writes when it ends."""
+    checkpoints, and the files it writes when it ends.
+
+    Ctrl-C or SIGTERM asks the loop to stop after the current iteration; the run
+    then writes its checkpoint and exits with 128 + the signal's number. Another one
+    asks it to hurry: the checkpoint still, the plot and GIF not. None raises.
+    """
+
+    STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, models, config, checkpoint=None):
         self.models, self.config, self.checkpoint = models, config, checkpoint
         self.images = config["IMAGES_DIR"]
-        self.stop = StopSignals()
+        self.signals = []  # the stop signals received
         self.saved = -1  # the iteration of the last checkpoint
         # The same latent points in every grid show one set of digits forming.
         noise = np.random.default_rng(config["SEED"]).normal(
@@ -430,7 +397,11 @@ class Run:
 
     @property
     def stopping(self):
-        return self.stop.requested
+        return bool(self.signals)
+
+    @property
+    def exit_status(self):
+        return 128 + self.signals[0]
 
     @property
     def last(self):
@@ -448,7 +419,11 @@ class Run:
         self.start = self.saved + 1
         csv_path = os.path.join(self.images, "losses.csv")
         self.losses = LossLog(csv_path, self.config["ITERATIONS"], history)
-        self.stop.__enter__()  # last: if anything above fails, no handler is left
+        # Last: if anything above fails, no handler is left behind.
+        self.previous = {s: signal.getsignal(s) for s in self.STOP_SIGNALS}
+        for signum, previous in self.previous.items():
+            if previous is not signal.SIG_IGN:  # as `nohup` or `&` left it
+                signal.signal(signum, lambda signum, frame: self.signals.append(signum))
         return self
 
     def save_checkpoint(self, iteration):
@@ -472,7 +447,11 @@ class Run:
                 self.finish()
         finally:
             self.losses.close()
-            self.stop.__exit__()
+            for signum, handler in self.previous.items():
+                # After a run, a stop must not say that nothing was written: ignore.
+                if isinstance(handler, inputs.ExitOnStop):
+                    handler = signal.SIG_IGN
+                signal.signal(signum, handler)
 
     def finish(self):
         """The checkpoint where the loop ended and the generator, always; the plot and
@@ -485,7 +464,7 @@ class Run:
         self.finished = self.last + 1 >= self.config["ITERATIONS"]
         self.skipped = []
         for name, write in [("the loss plot", self.plot_losses), ("the GIF", self.gif)]:
-            if len(self.stop.received) > (0 if self.finished else 1):
+            if len(self.signals) > (0 if self.finished else 1):
                 self.skipped.append(name)  # asked to hurry
             else:
                 write()
