@@ -7,7 +7,8 @@
 - nearest.png (Figure 2): samples, each beside its nearest training image (L2 in
   [0, 1] pixel space, over all 60,000), framed in red. A generator that memorized its
   training set shows the same digit twice.
-The same generator and --seed give the same pictures.
+The same generator and --seed give the same pictures. What it runs on (Keras, backend,
+device) goes to stderr, the pictures' paths to stdout.
 """
 
 import os
@@ -26,7 +27,6 @@ import evaluate
 import gan
 import safekeeping  # first: it picks matplotlib's file-only backend
 import matplotlib.pyplot as plt
-from inputs import InputError
 
 # -----------------------------------------------------------------------------
 # Constants
@@ -34,7 +34,6 @@ from inputs import InputError
 GENERATOR_PATH = evaluate.GENERATOR_PATH
 OUTPUT_DIR = gan.IMAGES_DIR
 PICTURES = ("samples.png", "interpolation.png", "nearest.png")
-OUTPUT_MB = 8  # three PNGs of a few hundred KB each
 SEED = evaluate.SEED  # samples.png shows the first of the samples evaluate.py scores
 GRID_SIZE = 10  # samples.png is GRID_SIZE x GRID_SIZE (--n)
 WALKS, WALK_STEPS = 8, 11  # interpolation.png: rows, images per row (both ends too)
@@ -150,7 +149,8 @@ def nearest_figure(samples, neighbours, distances, seed, path):
 
 
 def parse_args(argv=None):
-    parser = evaluate.argument_parser("sample.py", __doc__.splitlines()[0])
+    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
+    evaluate.add_generator_arguments(parser)  # GENERATOR, --seed, --mnist-path
     parser.add_argument(
         "--n",
         type=inputs.flag_type("GRID_ROWS"),  # 1..100, as gan.py's grids
@@ -162,15 +162,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        # Cheap checks first: a bad folder or generator fails before MNIST is read.
-        inputs.make_output_dirs({OUTPUT_DIR: OUTPUT_MB})
-        generator = evaluate.load_generator(args.generator)
-        mnist_path = args.mnist_path or gan.MNIST_PATH
-        x_train = inputs.read_mnist(mnist_path, inputs.mnist_source(args))["x_train"]
-        paths = draw_pictures(generator, x_train, args.n, args.seed)
-    except InputError as err:
-        sys.exit(f"sample.py: error: {err}")
+    # Cheap checks first: a bad folder or generator fails before MNIST is read.
+    inputs.make_output_dirs([OUTPUT_DIR])
+    generator = evaluate.load_generator(args.generator)
+    x_train = inputs.read_mnist(*inputs.mnist_path(args, gan.MNIST_PATH))["x_train"]
+    print(inputs.platform_line(), file=sys.stderr)  # "is my GPU used?", as gan.py
+    paths = draw_pictures(generator, x_train, args.n, args.seed)
     print(f"Wrote {', '.join(paths)}.")
 
 

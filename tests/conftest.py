@@ -1,8 +1,12 @@
 import csv
+import glob
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -113,15 +117,16 @@ def save_model(path, input_dim, output_layers):
 
 
 def refusal(main, argv, capsys, prog):
-    """main(argv), expected to stop on bad input: its message, checked to be one
-    sentence from `prog`, with nothing printed before it."""
-    with pytest.raises(SystemExit) as stop:
+    """main(argv), run as `prog` and expected to stop on bad input: its message,
+    checked to be one sentence from `prog`, with nothing printed before it on stdout
+    or stderr (no summaries, no start-up line, no progress)."""
+    with mock.patch.object(sys, "argv", [prog]), pytest.raises(SystemExit) as stop:
         main(argv)
     message = stop.value.code
     assert isinstance(message, str), "expected sys.exit('one sentence')"
     assert message.startswith(f"{prog}: error: ")
     assert "\n" not in message
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
     return message
 
 
@@ -163,3 +168,31 @@ def generator_weights(cwd):
 
     path = os.path.join(cwd, "saved_model", "generator.keras")
     return keras.saving.load_model(path).get_weights()
+
+
+def save_generator(path):
+    """An untrained generator of this GAN's shapes, saved at path."""
+    import keras
+
+    import gan
+
+    keras.utils.set_random_seed(0)
+    gan.build_generator().save(path)
+    return str(path)
+
+
+def stopped_with_ctrl_c(script, args, cwd, mnist, after, wait=1):
+    """Starts `python script ARGS` in cwd, sends it SIGINT (Ctrl-C) `wait` seconds
+    after the stderr line that starts with `after`; returns (exit status, stdout,
+    stderr lines), once it has checked that no temporary file is left below cwd."""
+    process = start_gan(args, cwd, mnist, script=ROOT / script)
+    lines = []
+    while not lines or not lines[-1].startswith(after):
+        line = process.stderr.readline()
+        assert line, f"{script} ended before {after!r}: {''.join(lines)}"
+        lines.append(line)
+    time.sleep(wait)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert glob.glob("**/.tmp-*", root_dir=cwd, recursive=True) == []
+    return process.returncode, out, "".join(lines + [err]).splitlines()

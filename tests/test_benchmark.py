@@ -21,9 +21,8 @@ SPEED = ROOT / "benchmarks" / "speed.py"
 ORIGINAL = ROOT / "benchmarks" / "original_keras2.py"
 
 
-def refusal(argv, capsys, monkeypatch):
+def refusal(argv, capsys):
     """speed.main(argv), expected to stop before measuring: its one-line message."""
-    monkeypatch.setattr(sys, "argv", ["speed.py"])  # InputError names the script
     return conftest.refusal(speed.main, argv, capsys, "speed.py")
 
 
@@ -44,8 +43,8 @@ def refusal(argv, capsys, monkeypatch):
         (["--repeats", "0"], "--repeats 0 times nothing"),
     ],
 )
-def test_nonsense_flags_are_refused_in_one_sentence(argv, words, capsys, monkeypatch):
-    message = refusal(argv, capsys, monkeypatch)
+def test_nonsense_flags_are_refused_in_one_sentence(argv, words, capsys):
+    message = refusal(argv, capsys)
     assert message.startswith("speed.py: error: ")
     assert words in message
     assert message.endswith("; see --help")
@@ -53,7 +52,7 @@ def test_nonsense_flags_are_refused_in_one_sentence(argv, words, capsys, monkeyp
 
 def test_no_mnist_file_is_refused(monkeypatch, capsys):
     monkeypatch.setenv("MNIST_PATH", "")
-    assert refusal([], capsys, monkeypatch) == (
+    assert refusal([], capsys) == (
         "speed.py: error: no MNIST file: set MNIST_PATH or --mnist-path to a "
         "local mnist.npz in Keras's layout (benchmarks do not download it)"
     )
@@ -61,7 +60,7 @@ def test_no_mnist_file_is_refused(monkeypatch, capsys):
 
 def test_a_missing_mnist_file_is_refused_before_any_measurement(monkeypatch, capsys):
     monkeypatch.setattr(speed, "measure", pytest.fail)  # nothing may start
-    message = refusal(["--mnist-path", "/no/such/mnist.npz"], capsys, monkeypatch)
+    message = refusal(["--mnist-path", "/no/such/mnist.npz"], capsys)
     assert message.startswith("speed.py: error: MNIST file '/no/such/mnist.npz' ")
     assert message.endswith("; download it again or fix --mnist-path")
 
@@ -85,7 +84,7 @@ def test_backends_and_yardsticks_are_lists_in_a_fixed_order(monkeypatch):
 
 def test_an_uninstalled_backend_is_refused(monkeypatch, capsys):
     monkeypatch.setattr(speed, "installed", lambda name: name == "tensorflow")
-    message = refusal(["--backends", "tensorflow", "torch"], capsys, monkeypatch)
+    message = refusal(["--backends", "tensorflow", "torch"], capsys)
     assert "argument --backends: 'torch' is not installed; `pip install torch`" in (
         message
     )

@@ -17,8 +17,9 @@ from PIL import Image
 
 import evaluate
 import gan
+import inputs
 import sample
-from conftest import refusal, save_model
+from conftest import refusal, save_generator, save_model, stopped_with_ctrl_c
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PICTURES = sample.PICTURES
@@ -27,10 +28,13 @@ PICTURES = sample.PICTURES
 @pytest.fixture(scope="module")
 def generator_path(tmp_path_factory):
     """A generator.keras of this GAN's shapes, untrained."""
-    path = tmp_path_factory.mktemp("model") / "generator.keras"
-    keras.utils.set_random_seed(0)
-    gan.build_generator().save(path)
-    return str(path)
+    return save_generator(tmp_path_factory.mktemp("model") / "generator.keras")
+
+
+@pytest.fixture(autouse=True)
+def as_the_script(monkeypatch):
+    """Errors name the script from sys.argv[0], as `python sample.py` sets it."""
+    monkeypatch.setattr(sys, "argv", ["sample.py"])
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +95,9 @@ def test_three_pictures_and_the_same_seed_makes_the_same_ones(
 ):
     argv = [generator_path, "--mnist-path", mnist_file, "--n", "3"]
     first = run_sample(tmp_path / "a", monkeypatch, argv)
-    assert capsys.readouterr().out == (
-        "Wrote images/samples.png, images/interpolation.png, images/nearest.png.\n"
+    assert capsys.readouterr() == (
+        "Wrote images/samples.png, images/interpolation.png, images/nearest.png.\n",
+        inputs.platform_line() + "\n",  # what it runs on, once the inputs are checked
     )
     again = run_sample(tmp_path / "b", monkeypatch, argv)
     for a, b in zip(first, again):
@@ -110,7 +115,7 @@ def test_three_pictures_and_the_same_seed_makes_the_same_ones(
 
 
 # -----------------------------------------------------------------------------
-# Bad input: one sentence, before anything is printed
+# Bad input: one sentence, with nothing printed before it
 
 
 def error_of(argv, capsys):
@@ -138,7 +143,7 @@ def test_a_missing_generator_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     message = error_of([], capsys)  # the default, saved_model/generator.keras
     assert "generator file 'saved_model/generator.keras'" in message
-    assert "does not exist" in message and "python gan.py" in message
+    assert "No such file or directory" in message and "python gan.py" in message
 
 
 def test_a_damaged_generator_file(tmp_path, monkeypatch, capsys, generator_path):
@@ -170,8 +175,10 @@ def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnis
     last = generator.layers[-2]  # the tanh Dense layer
     last.bias.assign(np.full(last.bias.shape, np.nan, "float32"))
     generator.save(tmp_path / "nan.keras")
-    message = error_of(["nan.keras", "--mnist-path", mnist_file], capsys)
-    assert "NaN or infinite pixels" in message
+    # Found while drawing, after the platform line: one sentence all the same.
+    with pytest.raises(SystemExit, match="NaN or infinite pixels") as stop:
+        sample.main(["nan.keras", "--mnist-path", mnist_file])
+    assert "\n" not in stop.value.code
 
 
 def test_an_output_folder_that_cannot_be_written(
@@ -222,3 +229,17 @@ def test_the_script_on_real_mnist(tmp_path, generator_path, mnist_path):
     assert bad.returncode != 0 and bad.stdout == ""
     assert bad.stderr.strip().splitlines()[-1].startswith("sample.py: error: ")
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_its_files_are_whole(tmp_path, generator_path, mnist_path):
+    # Stopped while it draws (the platform line comes after the checks, before the
+    # pictures): a picture is there whole or not at all.
+    status, out, err = stopped_with_ctrl_c(
+        "sample.py", [generator_path], tmp_path, mnist_path, after="Keras ", wait=0
+    )
+    assert (status, out) == (130, "")  # 128 + SIGINT
+    assert err[-1] == "sample.py: stopped; its files are whole"
+    for name in os.listdir(tmp_path / gan.IMAGES_DIR):
+        assert name in PICTURES
+        Image.open(tmp_path / gan.IMAGES_DIR / name).load()
