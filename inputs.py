@@ -70,16 +70,19 @@ class ExitOnStop:
 def quiet_stderr():
     """TensorFlow's C++ libraries write their start-up notes (CUDA probes, CPU
     features) straight to file descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says; a
-    sentence about bad input must come first, so they go nowhere meanwhile."""
+    sentence about bad input must come first, so they go nowhere meanwhile. Python's
+    sys.stderr (a stop message, say) still reaches the terminal."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    previous, sys.stderr = sys.stderr, os.fdopen(os.dup(2), "w")
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
+        yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        sys.stderr.flush()
+        os.dup2(sys.stderr.fileno(), 2)
+        sys.stderr.close()
+        sys.stderr = previous
 
 
 def load_keras():
