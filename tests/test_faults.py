@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from pathlib import Path
 import time
 
 import numpy as np
@@ -254,7 +255,12 @@ def test_up_to_a_trillion_iterations_start_without_allocating_for_them(
 @pytest.mark.slow
 def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
     process = start_gan(ARGS, tmp_path, mnist_path)
-    time.sleep(1.0)  # Keras is still loading
+    # Once gan.py catches SIGTERM (Linux shows it in SigCgt), it is loading Keras.
+    status = f"/proc/{process.pid}/status"
+    while not int(Path(status).read_text().split("SigCgt:")[1].split()[0], 16) & (
+        1 << (signal.SIGTERM - 1)
+    ):
+        time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130
