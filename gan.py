@@ -134,8 +134,8 @@ def build_gan():
 
 
 def train_on_batch(model, x, y):
-    """This batch's loss (and accuracy), as Keras 3.15 returns them. Older Keras
-    returned the means over every call since compile, so they reset the metrics."""
+    """This batch's loss (and accuracy), as Keras 3.15 returns them. Before 3.15 it
+    returned the means over every call since compile, so there the metrics restart."""
     if inputs.keras_version() >= (3, 15):
         return model.train_on_batch(x, y)
     model.reset_metrics()
