@@ -13,6 +13,7 @@ from conftest import RUN_ARGS, backends, csv_rows, log_lines, run_gan
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
+VALUES = re.compile(r"^(\d+) \[D loss: (\S+), acc\.: (\S+)%\] \[G loss: (\S+)\]$")
 LOG_LINE = re.compile(
     r"^(\d+) \[D loss: \d+\.\d{6}, acc\.: \d+\.\d{2}%\] \[G loss: \d+\.\d{6}\]$"
 )
@@ -40,7 +41,7 @@ def test_logs_each_iterations_own_losses(straight_run):
         correct = float(row[2]) * 2 * gan.BATCH_SIZE
         assert abs(correct - round(correct)) < 1e-4, row
     for line in lines:
-        i, d_loss, acc, g_loss = re.findall(r"[\d.]+", line)[:4]
+        i, d_loss, acc, g_loss = VALUES.match(line).groups()
         row = rows[int(i)]
         assert abs(float(d_loss) - float(row[1])) <= 6e-7  # %f: 6 decimals
         assert abs(float(g_loss) - float(row[3])) <= 6e-7
