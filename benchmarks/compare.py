@@ -35,7 +35,7 @@ FIGURES = [  # (JSON key, column, format)
     ("parzen_ll", "Parzen log-likelihood", "{:.1f}"),
     ("classifier_score", "Classifier score", "{:.2f}"),
     ("fid", "FID", "{:.2f}"),
-    ("classes_covered", "Classes covered", "{:.1f}"),
+    ("classes_covered", "Classes covered", "{:g}"),
     ("kl_uniform", "KL from uniform", "{:.3f}"),
 ]
 PICTURE_SIDE = 8  # each model's panel: 8 x 8 samples

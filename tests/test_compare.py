@@ -39,7 +39,7 @@ def test_one_row_per_label_with_mean_and_std_over_runs(tmp_path, capsys):
     compare.main([f"naive={naive}", *(f"gan.py={s}" for s in seeds)])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| Model | runs | Parzen") and "last 1,000" in lines[0]
-    assert lines[2] == "| naive | 1 | 150.0 | 8.00 | 20.00 | 10.0 | 0.030 | 25.0% |"
+    assert lines[2] == "| naive | 1 | 150.0 | 8.00 | 20.00 | 10 | 0.030 | 25.0% |"
     assert lines[3].startswith("| gan.py | 2 | 150.0 +- 0.0 |")
     assert lines[3].endswith(
         "| 0.020 +- 0.014 | 62.5 +- 17.7% |"
