@@ -1,21 +1,12 @@
 """How fast is gan.py's training loop? Times it per backend, beside two yardsticks.
 
-- "gan.py loop": `gan.train_iteration`, the iteration `python gan.py` runs, on real
-  MNIST after warm-up, in repeats; the median counts.
-- "fused step": the same arithmetic (G forward, two D updates, one G update through D)
-  as one `jax.jit` function on the same inputs, the practical floor of this CPU;
-  tests/test_benchmark.py checks that its losses and weights are gan.py's.
-- "original": eriklindernoren's Keras-GAN script on Keras 2 (`tf_keras`), trained as it
-  was written: benchmarks/original_keras2.py.
+- "gan.py loop": `gan.train_iteration`, the iteration `python gan.py` runs;
+- "fused step": the same arithmetic as one `jax.jit` function, this CPU's floor;
+- "original": the Keras-GAN script on Keras 2: benchmarks/original_keras2.py.
 
-Each measurement runs in its own subprocess (Keras picks its backend at import), one
-after another, so the figures are side by side. It reads a local mnist.npz (Keras's
-layout) and never downloads one:
+One after another, each in its own process, on a local mnist.npz (never downloaded):
 
     MNIST_PATH=/path/to/mnist.npz python benchmarks/speed.py --backends tensorflow jax
-
-`--memory N` adds the resident memory of N iterations; `--full-run` times a whole
-`python gan.py` run and reports its peak resident memory. `--help` lists all flags.
 """
 
 import argparse
@@ -26,7 +17,6 @@ import json
 import os
 import platform
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parents[1]  # the repository root, where gan.py is
+ROOT = SCRIPT.parents[1]  # where gan.py and inputs.py are
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -57,47 +47,18 @@ def installed(module):
     return importlib.util.find_spec(module) is not None
 
 
-# -----------------------------------------------------------------------------
-# What the measuring scripts share. A bad flag is one sentence, as gan.py's are.
-
-
-def add_shared_flags(parser, min_repeats=1):
-    """The flags of every measuring script: speed.py, its workers, the original."""
-    for flag, low, high, default, what in (
-        ("--iterations", 1, 100_000, 200, "timed iterations per repeat"),
-        ("--repeats", min_repeats, 1000, 5, "runs of --iterations; the median counts"),
-        ("--warmup", 0, 100_000, 50, "untimed iterations first"),
-    ):
-        what += f" (default: {default})"
-        parser.add_argument(
-            flag, type=inputs.whole_number(low, high), default=default, help=what
-        )
-    inputs.add_mnist_path(parser)
-
-
-def mnist_file(args):
-    """(path, source) of the local MNIST file; benchmarks never download it."""
-    path, source = inputs.mnist_path(args)
-    if not path:
-        raise inputs.InputError(
-            "no MNIST file: set MNIST_PATH or --mnist-path to a local mnist.npz in "
-            "Keras's layout (benchmarks do not download it)"
-        )
-    return path, source
-
-
 def parse_args(argv=None):
     parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
     add_shared_flags(parser, min_repeats=0)
     backend = os.environ.get("KERAS_BACKEND")
     backend = backend if backend in ALL_BACKENDS else "tensorflow"
+    names = dict(nargs="+", metavar="NAME")  # lists are space-separated
     add(
         "--backends",
         choices=(*ALL_BACKENDS, "all"),
         default=[backend],
-        nargs="+",
-        metavar="NAME",
+        **names,
         help="gan.py's loop on these: tensorflow, jax, torch, or all that are "
         "installed (default: $KERAS_BACKEND if one of these, else tensorflow)",
     )
@@ -105,8 +66,7 @@ def parse_args(argv=None):
         "--yardsticks",
         choices=(*YARDSTICKS, "none"),
         default=YARDSTICKS,
-        nargs="+",
-        metavar="NAME",
+        **names,
         help="beside it: original (the Keras 2 script, needs tf_keras), fused "
         "(needs jax), or none (default: original fused)",
     )
@@ -136,14 +96,37 @@ def parse_args(argv=None):
             parser.error(
                 f"argument --backends: {name!r} is not installed; `pip install {name}`"
             )
-    # In ALL_BACKENDS's and YARDSTICKS's order, each once; "none" is none of them.
+    # Each once, in a fixed order, whatever the user's; "none" is none of them.
     args.backends = [name for name in ALL_BACKENDS if name in args.backends]
     args.yardsticks = [name for name in YARDSTICKS if name in args.yardsticks]
     return args
 
 
+# Shared with original_keras2.py, so that every measuring script is timed alike.
+def add_shared_flags(parser, min_repeats=1):
+    for flag, low, high, default, what in (
+        ("--iterations", 1, 100_000, 200, "timed iterations per repeat"),
+        ("--repeats", min_repeats, 1000, 5, "runs of --iterations; the median counts"),
+        ("--warmup", 0, 100_000, 50, "untimed iterations first"),
+    ):
+        what += f" (default: {default})"
+        number = inputs.whole_number(low, high)
+        parser.add_argument(flag, type=number, default=default, help=what)
+    inputs.add_mnist_path(parser)
+
+
+def mnist_file(args):
+    path, source = inputs.mnist_path(args)
+    if not path:
+        raise inputs.InputError(
+            "no MNIST file: set MNIST_PATH or --mnist-path to a local mnist.npz in "
+            "Keras's layout (benchmarks do not download it)"
+        )
+    return path, source
+
+
 def time_iterations(step, iterations, repeats, warmup):
-    """Milliseconds per iteration of `step()`, one figure per repeat, after warm-up."""
+    """Milliseconds per iteration of `step()`, one figure per repeat."""
     for _ in range(warmup):  # compiles, builds the optimizers, fills caches
         step()
     per_repeat = []
@@ -156,41 +139,24 @@ def time_iterations(step, iterations, repeats, warmup):
 
 
 def sanity(finite, before, after):
-    """Does it train? Its losses all finite, and D's and G's weights moved: `before`
-    and `after` each hold (D's, G's)."""
-    d, g = (
-        any(not np.array_equal(b, np.asarray(a)) for b, a in zip(old, new))
-        for old, new in zip(before, after)
-    )
+    """Does it train? `before` and `after` are each (D's weights, G's weights)."""
+    d, g = (not all(map(np.array_equal, old, new)) for old, new in zip(before, after))
     return {"losses_finite": bool(finite), "d_changed": d, "g_changed": g}
 
 
-# -----------------------------------------------------------------------------
-# The workers: each is a fresh interpreter on one Keras backend.
-
-
+# The workers: each a fresh interpreter, since Keras picks its backend at import.
 def draw_inputs(x_train, batch_size):
-    """One iteration's random inputs (real batch, D's noise, G's noise), drawn from
-    NumPy's global generator in the order `gan.train_iteration` draws them."""
+    """(real batch, D's noise, G's noise), drawn as `gan.train_iteration` draws them."""
     import gan
 
     real = x_train[np.random.randint(0, len(x_train), batch_size)]
-    noise_d = gan.sample_noise(batch_size)  # train_discriminator's fake batch
-    noise_g = gan.sample_noise(batch_size)  # train_generator's
-    return real, noise_d, noise_g
+    return real, gan.sample_noise(batch_size), gan.sample_noise(batch_size)
 
 
 def fused_step(generator, discriminator):
-    """One iteration of gan.py as a single `jax.jit` function; needs KERAS_BACKEND=jax.
-
-    Returns (step, state): `step(state, real, noise_d, noise_g)` returns the new state
-    and the iteration's [d_loss, d_acc, g_loss], as `gan.train_iteration` returns them.
-    `state` holds copies of the models' weights and fresh Adam slots, as gan.py's
-    compiled models start: (G trainable, G non-trainable, D trainable, D
-    non-trainable, D's Adam, G's Adam), each a tuple in its `variables` order. The step
-    donates its state (XLA updates it in place): pass each state once. It calls clones
-    of the models through Keras's stateless API: gan.py's arithmetic, models untouched.
-    """
+    """gan.py's iteration as one `jax.jit` function (KERAS_BACKEND=jax) on clones of the
+    models. `step(state, real, noise_d, noise_g)` returns the next state and [d_loss,
+    d_acc, g_loss]; it donates its state (XLA updates it in place): pass each once."""
     import gan
     import jax
     import keras
@@ -199,24 +165,18 @@ def fused_step(generator, discriminator):
     def clone(model):  # own variables and `trainable`, so gan.py's phases don't matter
         twin = keras.models.clone_model(model)
         twin.trainable = True
-        for copy, original in zip(twin.variables, model.variables):
-            copy.assign(original)
+        twin.set_weights(model.get_weights())
         optimizer = keras.optimizers.Adam(gan.LEARNING_RATE, beta_1=gan.BETA_1)
         optimizer.build(twin.trainable_variables)
         return twin, optimizer
 
-    (G, g_optimizer), (D, d_optimizer) = clone(generator), clone(discriminator)
+    (G, g_adam), (D, d_adam) = clone(generator), clone(discriminator)
+    bce = keras.losses.BinaryCrossentropy()  # compile(loss="binary_crossentropy")'s
 
-    def bce(labels, predictions):  # compile(loss="binary_crossentropy"): batch mean
-        return ops.mean(keras.losses.binary_crossentropy(labels, predictions))
-
-    def d_loss(d_trainable, d_other, images, labels):
-        predictions, d_other = D.stateless_call(
-            d_trainable, d_other, images, training=True
-        )
-        # metrics=["accuracy"]: binary, threshold 0.5
-        accuracy = ops.mean(ops.cast(ops.equal(labels, predictions > 0.5), "float32"))
-        return bce(labels, predictions), (d_other, accuracy)
+    def d_loss(trainable, other, images, labels):
+        predictions, other = D.stateless_call(trainable, other, images, training=True)
+        accuracy = ops.mean(keras.metrics.binary_accuracy(labels, predictions))
+        return bce(labels, predictions), (other, accuracy)
 
     def g_loss(g_trainable, g_other, d_trainable, d_other, noise):
         # Training mode: G's BatchNorm uses batch statistics and moves its averages.
@@ -235,36 +195,29 @@ def fused_step(generator, discriminator):
             (loss, (d_other, acc)), grads = jax.value_and_grad(d_loss, has_aux=True)(
                 d_trainable, d_other, images, labels
             )
-            d_trainable, d_slots = d_optimizer.stateless_apply(
-                d_slots, grads, d_trainable
-            )
+            d_trainable, d_slots = d_adam.stateless_apply(d_slots, grads, d_trainable)
             d_logs.append(ops.stack([loss, acc]))
         # train_generator: D frozen, so gradients for G's weights only.
         (loss, g_other), grads = jax.value_and_grad(g_loss, has_aux=True)(
             g_trainable, g_other, d_trainable, d_other, noise_g
         )
-        g_trainable, g_slots = g_optimizer.stateless_apply(g_slots, grads, g_trainable)
+        g_trainable, g_slots = g_adam.stateless_apply(g_slots, grads, g_trainable)
         state = g_trainable, g_other, d_trainable, d_other, d_slots, g_slots
         return state, ops.concatenate([0.5 * (d_logs[0] + d_logs[1]), loss[None]])
 
-    def copies(variables):  # the step donates its state: never the models' buffers
-        return tuple(jax.numpy.array(v.value, copy=True) for v in variables)
-
-    models = [(m.trainable_variables, m.non_trainable_variables) for m in (G, D)]
-    optimizers = (d_optimizer.variables, g_optimizer.variables)
-    state = tuple(copies(part) for part in (*models[0], *models[1], *optimizers))
+    parts = (G.trainable_variables, G.non_trainable_variables, D.trainable_variables)
+    parts += (D.non_trainable_variables, d_adam.variables, g_adam.variables)
+    # Copies: the step donates its state, and must not free the models' buffers.
+    state = tuple(tuple(ops.copy(v) for v in part) for part in parts)
     return jax.jit(step, donate_argnums=0), state
 
 
-def resident_mib(field="VmRSS"):
-    """This process's resident memory in MiB: now (VmRSS) or its peak (VmHWM)."""
+def resident_mib(field="VmRSS"):  # now; "VmHWM": the peak
     with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field)) / 1024
+        return next(int(s.split()[1]) for s in f if s.startswith(field)) / 1024
 
 
 def memory_over_iterations(step, iterations):
-    """Resident memory every RSS_EVERY iterations: the means of the first and the last
-    RSS_WINDOW, and the worker's peak, warm-up included."""
     every = min(RSS_EVERY, max(1, iterations // 10))  # short runs: still 10 samples
     window = min(RSS_WINDOW, iterations // 2)
     samples = []  # (iteration, MiB)
@@ -272,39 +225,36 @@ def memory_over_iterations(step, iterations):
         step()
         if i % every == 0:
             samples.append((i, resident_mib()))
-    first = statistics.mean(mib for i, mib in samples if i <= window)
-    last = statistics.mean(mib for i, mib in samples if i > iterations - window)
+    first = np.mean([mib for i, mib in samples if i <= window])
+    last = np.mean([mib for i, mib in samples if i > iterations - window])
     result = dict(iterations=iterations, window=window, first_mib=first, last_mib=last)
-    return dict(result, peak_mib=resident_mib("VmHWM"), samples=samples)
+    peak = max(resident_mib("VmHWM"), *(mib for _, mib in samples))  # VmHWM may lag
+    return dict(result, peak_mib=peak, samples=samples)
 
 
 def run_worker(args, path, source):
-    """One worker: gan.py's loop ("loop", "memory") or the fused step ("fused") on one
-    backend, from gan.py's freshly built models; prints its result line."""
+    """One measurement, `args.worker`, from freshly built models; prints its result."""
     os.environ["KERAS_BACKEND"] = args.backend  # before anything imports Keras
     import gan
     import keras
 
     x_train = gan.load_mnist(path, source)
     keras.utils.set_random_seed(gan.SEED)
-    models = generator, discriminator, _ = gan.build_gan()
-    fused, state = None, None
-    if args.worker == "fused":
-        fused, state = fused_step(generator, discriminator)
+    G, D, combined = gan.build_gan()
+    fused, state = fused_step(G, D) if args.worker == "fused" else (None, None)
 
     def weights():  # D's and G's, to see that they move
-        if fused:
-            return state[2], state[0]
-        return discriminator.weights, generator.weights
+        return (state[2], state[0]) if fused else (D.weights, G.weights)
 
-    before, finite = [[np.asarray(w).copy() for w in ws] for ws in weights()], True
+    before = [[np.asarray(w).copy() for w in ws] for ws in weights()]
+    finite = True
 
     def step():
         nonlocal state, finite
         if fused:
             state, losses = fused(state, *draw_inputs(x_train, gan.BATCH_SIZE))
         else:
-            losses = gan.train_iteration(*models, x_train, gan.BATCH_SIZE)
+            losses = gan.train_iteration(G, D, combined, x_train, gan.BATCH_SIZE)
         # To the host every iteration, as gan.py's losses are.
         finite = np.isfinite(np.asarray(losses)).all() and finite
 
@@ -319,22 +269,18 @@ def run_worker(args, path, source):
     print(RESULT + json.dumps(result), flush=True)
 
 
-# -----------------------------------------------------------------------------
 # The parent: starts the measuring scripts one at a time, then prints the report.
-
-
 def result_of(done):
     """The JSON of a finished measurement's SPEED_RESULT line, or {"error": ...}."""
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT):
-            return json.loads(line[len(RESULT) :])
+            return json.loads(line.removeprefix(RESULT))
     last_line = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
     return {"error": f"exit {done.returncode}: {last_line[0]}"}
 
 
 def measure(name, kind, backend, args, *flags):
-    """One measuring script in a fresh interpreter, the original or a worker of
-    `kind`, with the shared flags; its result as a row of the report."""
+    """The original, or a worker of `kind`, in a fresh interpreter; its report row."""
     print(f"measuring {name} on {backend} ...", file=sys.stderr, flush=True)
     script = [SCRIPT, "--worker", kind, "--backend", backend, *flags]
     command = [sys.executable, *([ORIGINAL] if kind == "original" else script)]
@@ -344,7 +290,7 @@ def measure(name, kind, backend, args, *flags):
     row = {"name": name, "backend": backend, **result_of(done)}
     row.pop("losses", None)  # the original's, of every iteration
     if "ms" in row:
-        row.update(median=statistics.median(row["ms"]), min=min(row["ms"]))
+        row.update(median=np.median(row["ms"]), min=min(row["ms"]))
         row.update(max=max(row["ms"]), minutes=FULL_ITERATIONS * row["median"] / 60000)
     return row
 
@@ -369,9 +315,8 @@ def measure_full_run(backend, args):
 
 def machine():
     cpu = platform.processor()
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        models = [line.split(":")[1].strip() for line in f if "model name" in line]
-        cpu = models[0] if models else cpu
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
+        cpu = next(line.split(":")[1].strip() for line in f if "model name" in line)
     return {"cpu": cpu, "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
 
 
@@ -402,11 +347,11 @@ def measure_all(args):
     original = [row["median"] for row in timed if row["name"] == "original"]
     for row in timed:
         row["speedup"] = original[0] / row["median"] if original else None
-    first, memory = args.backends[0], ("--memory", str(args.memory))
-    if args.memory:
-        report["memory"] = measure("memory", "memory", first, args, *memory)
+    if args.memory:  # on the first backend, as is the full run
+        flags = ("--memory", str(args.memory))
+        report["memory"] = measure("memory", "memory", args.backends[0], args, *flags)
     if args.full_run:
-        report["full_run"] = measure_full_run(first, args)
+        report["full_run"] = measure_full_run(args.backends[0], args)
     report["machine"]["load_after"] = os.getloadavg()[0]
     return report
 
@@ -416,23 +361,20 @@ def print_report(report):
     load = f"load average {m['load_before']:.2f} before, {m['load_after']:.2f} after"
     print(f"Machine: {m['cpu']}, {m['cpus']} CPUs; {load}")
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
-    line = "{:<13}{:<12}{:>8}{:>8}{:>8}{:>9}{:>10}"
+    line = "{:<13}{:<12}{:>8.2f}{:>8.2f}{:>8.2f}{:>9.1f}{:>10}"  # a row of the table
     if report["results"]:
         print(
             f"\n{s['repeats']} repeats of {s['iterations']} iterations after "
             f"{s['warmup']} warm-up; ms per iteration, minutes for 30,001 iterations"
         )
-        print(line.format("", "backend", "median", "min", "max", "minutes", "vs orig."))
+        print("             backend       median     min     max  minutes  vs orig.")
     for r in report["results"]:
         if "error" in r:
             print(f"{r['name']:<13}{r['backend']:<12}failed: {r['error']}")
             continue
-        figures = [f"{r[key]:.2f}" for key in ("median", "min", "max")]
-        figures += [
-            f"{r['minutes']:.1f}",
-            f"{r['speedup']:.1f}x" if r["speedup"] else "-",
-        ]
-        print(line.format(r["name"], r["backend"], *figures))
+        figures = [r[key] for key in ("median", "min", "max", "minutes")]
+        speedup = f"{r['speedup']:.1f}x" if r["speedup"] else "-"
+        print(line.format(r["name"], r["backend"], *figures, speedup))
         if not all(r["sanity"].values()):
             print(f"  WARNING: this does not train: {r['sanity']}")
     r = report.get("memory")

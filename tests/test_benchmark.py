@@ -125,6 +125,23 @@ def test_a_result_line_is_read_and_a_failure_is_one_line():
     assert speed.result_of(crashed) == {"error": "exit 1: ValueError: x"}
 
 
+def test_memory_compares_the_first_and_last_window_and_peaks_at_a_sample(monkeypatch):
+    readings = iter([100, 101, 103, 104, 102, 105, 108, 107, 106, 106])  # MiB
+
+    def resident_mib(field="VmRSS"):  # the kernel's VmHWM can lag behind VmRSS
+        return 50.0 if field == "VmHWM" else next(readings)
+
+    monkeypatch.setattr(speed, "resident_mib", resident_mib)
+    steps = []
+    result = speed.memory_over_iterations(lambda: steps.append(1), 20)
+    assert len(steps) == 20
+    assert [i for i, _ in result["samples"]] == list(range(2, 21, 2))  # 10 samples
+    assert result["window"] == 10
+    assert result["first_mib"] == pytest.approx(102.0)  # iterations 1 to 10
+    assert result["last_mib"] == pytest.approx(106.4)  # iterations 11 to 20
+    assert result["peak_mib"] == 108.0  # the highest reading, not the lagging VmHWM
+
+
 TRAINS = {"losses_finite": True, "d_changed": True, "g_changed": True}
 
 
