@@ -28,7 +28,7 @@ import inputs
 # Before Keras loads. A Ctrl-C ends it at any time: every file it writes is written
 # aside, then renamed into place.
 if __name__ == "__main__":
-    inputs.ExitOnStop.install("stopped; its files are whole")
+    inputs.ExitOnStop("stopped; its files are whole")
 inputs.load_keras()
 import keras
 from keras import layers
@@ -72,17 +72,16 @@ PREDICT_BATCH = 500  # images per call of the generator or the classifier
 NEIGHBOUR_BATCH = 500  # queries per matrix product: 500 x 60,000 float32 is 120 MB
 
 # Goodfellow et al. (2014), Table 1, MNIST: Parzen log-likelihood and standard error.
-PAPER_TABLE_1 = [
-    ("Adversarial nets", 225, 2),
-    ("Deep GSN", 214, 1.1),
-    ("DBN", 138, 2),
-    ("Stacked CAE", 121, 1.6),
-]
+PAPER_TABLE_1 = {
+    "Adversarial nets": (225, 2),
+    "Deep GSN": (214, 1.1),
+    "DBN": (138, 2),
+    "Stacked CAE": (121, 1.6),
+}
 
 
 def log(message):
-    """Progress goes to stderr, so that stdout holds only the figures (or the JSON)."""
-    print(message, file=sys.stderr, flush=True)
+    print(message, file=sys.stderr, flush=True)  # stdout holds only the figures
 
 
 # -----------------------------------------------------------------------------
@@ -94,8 +93,7 @@ def load_mnist(path, source="MNIST_PATH"):
     """{"x_train", "y_train", "x_test", "y_test"} as uint8 arrays, all 60,000 training
     images: the Parzen protocol picks sigma on training images 50,000-50,999."""
     mnist = inputs.read_mnist(path, source, splits=("train", "test"), labels=True)
-    n_train = len(mnist["x_train"])
-    if n_train < VALIDATION.stop:
+    if (n_train := len(mnist["x_train"])) < VALIDATION.stop:
         where = inputs.shown(path) if path else "keras.datasets.mnist"
         raise InputError(
             f"MNIST file {where} has {n_train} training images; the Parzen protocol "
@@ -115,23 +113,29 @@ def slice_name(part):
     return f"x_train[{part.start or ''}:{'' if part.stop is None else part.stop}]"
 
 
+def load_model(path, refusal, fix, check=lambda model: None):
+    """The Keras model at path, if check(model) raises nothing; else one sentence: the
+    refusal, the kind of error, the fix."""
+    try:
+        model = keras.saving.load_model(path, compile=False)
+        check(model)
+    except Exception as err:
+        raise InputError(f"{refusal} ({type(err).__name__}); {fix}") from None
+    return model
+
+
 def load_generator(path):
     """The Keras model at path, checked to map (LATENT_DIM,) noise to 28x28x1 images."""
     fix = "train one with `python gan.py` or pass the path of a generator.keras"
     inputs.check_readable_file(path, "generator file", fix)
-    try:
-        generator = keras.saving.load_model(path, compile=False)
-    except Exception as err:
-        raise InputError(
-            f"generator file {inputs.shown(path)} is damaged or not a Keras model "
-            f"({type(err).__name__}); pass the generator.keras that gan.py saves"
-        ) from None
+    damaged = f"generator file {inputs.shown(path)} is damaged or not a Keras model"
+    generator = load_model(path, damaged, "pass the generator.keras that gan.py saves")
     expected_in, expected_out = (None, gan.LATENT_DIM), (None, *gan.IMG_SHAPE)
     try:
         shape_in, shape_out = generator.input_shape, generator.output_shape
     except (AttributeError, ValueError, RuntimeError):
         shape_in = shape_out = "unknown"
-    if shape_in != expected_in or shape_out != expected_out:
+    if (shape_in, shape_out) != (expected_in, expected_out):
         raise InputError(
             f"generator file {inputs.shown(path)} maps {shape_in} to {shape_out}; "
             f"this GAN's generator maps {expected_in} noise to {expected_out} images"
@@ -148,11 +152,8 @@ def latent_points(n, seed):
 
 def images_from_noise(generator, noise):
     """The generator's images of these latent points as rows of 784 pixels in [0, 1],
-    float64 (tanh's [-1, 1] mapped back, as gan.py shows them).
-
-    Called in inference mode (BatchNorm's moving statistics), PREDICT_BATCH points at
-    a time; a plain call, not predict(), which spends a second tracing a function.
-    """
+    float64, PREDICT_BATCH at a time in inference mode (BatchNorm's moving statistics):
+    a plain call, as predict() spends a second tracing a function."""
     starts = range(0, len(noise), PREDICT_BATCH)
     images = [generator(noise[i : i + PREDICT_BATCH], training=False) for i in starts]
     images = np.concatenate([keras.ops.convert_to_numpy(x) for x in images])
@@ -170,13 +171,9 @@ def images_from_noise(generator, noise):
 
 
 def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
-    """log p(x) for each row of x under a Gaussian Parzen window on the rows of centres,
-    for each of several sigmas.
-
-    log p(x) = logmeanexp_j(-|x - mu_j|^2 / (2 sigma^2)) - D log(sigma sqrt(2 pi)).
-    Returns shape (len(sigmas), len(x)): the distances are the costly part, so each
-    batch's are computed once and reused for every sigma.
-    """
+    """log p(x) = logmeanexp_j(-|x - mu_j|^2 / (2 sigma^2)) - D log(sigma sqrt(2 pi))
+    for each row x of x and each sigma, mu_j the rows of centres: shape (len(sigmas),
+    len(x)). The distances are the costly part: each batch's serve every sigma."""
     sigmas = np.asarray(sigmas, dtype="float64")
     dim = centres.shape[1]
     centres_sq = np.sum(centres**2, axis=1)
@@ -185,14 +182,12 @@ def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size]
         # |x - mu|^2 = |x|^2 + |mu|^2 - 2 x.mu: a matrix product, no n x N x D array.
-        sq_dist = (
-            np.sum(batch**2, axis=1)[:, None] + centres_sq - 2.0 * batch @ centres.T
-        )
-        np.maximum(sq_dist, 0.0, out=sq_dist)  # round-off can dip just below zero
+        sq = np.sum(batch**2, axis=1)[:, None] + centres_sq - 2.0 * batch @ centres.T
+        np.maximum(sq, 0.0, out=sq)  # round-off can dip just below zero
         for i, sigma in enumerate(sigmas):
             # log sum exp, less each row's largest term first: far from every centre,
             # exp of the raw terms underflows to 0 and the log-likelihood to -inf.
-            terms = sq_dist / (-2.0 * sigma**2)
+            terms = sq / (-2.0 * sigma**2)
             top = terms.max(axis=1, keepdims=True)
             log_sum = top[:, 0] + np.log(np.exp(terms - top).sum(axis=1))
             result[i, start : start + batch_size] = log_sum - log_norm[i]
@@ -226,28 +221,26 @@ def build_classifier():
     x = layers.Dropout(0.5)(x)
     probabilities = layers.Dense(NUM_CLASSES, activation="softmax")(x)
     classifier = keras.Model(images, probabilities, name="mnist_classifier")
-    classifier.compile(
-        loss="sparse_categorical_crossentropy",
-        optimizer=keras.optimizers.Adam(1e-3),
-        metrics=["accuracy"],
-    )
+    classifier.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return classifier
 
 
+def check_classifier(model):
+    model.get_layer(FEATURES_LAYER)  # a ValueError where it has none
+    if model.output_shape != (None, NUM_CLASSES):
+        raise ValueError(f"output shape {model.output_shape}")
+
+
 def train_classifier(x_train, y_train):
-    """A classifier trained on these images and labels, seeded."""
     keras.utils.set_random_seed(CLASSIFIER_SEED)
     classifier = build_classifier()
     log(f"Training the digit classifier: {CLASSIFIER_EPOCHS} epochs, then cached.")
+    images = to_unit_interval(x_train, "float32").reshape(-1, *gan.IMG_SHAPE)
     progress = 1 if sys.stderr.isatty() else 2  # a log file gets one line an epoch
     # Keras's progress bar writes to stdout, which belongs to the figures.
     with contextlib.redirect_stdout(sys.stderr):
         classifier.fit(
-            to_unit_interval(x_train, "float32").reshape(-1, *gan.IMG_SHAPE),
-            y_train,
-            batch_size=CLASSIFIER_BATCH_SIZE,
-            epochs=CLASSIFIER_EPOCHS,
-            verbose=progress,
+            images, y_train, CLASSIFIER_BATCH_SIZE, CLASSIFIER_EPOCHS, verbose=progress
         )
     return classifier
 
@@ -256,23 +249,13 @@ def load_or_train_classifier(mnist, path=CLASSIFIER_PATH):
     """The cached classifier at path; trained on the CLASSIFIER_IMAGES of MNIST's
     training images, and saved there, first if missing."""
     if os.path.exists(path):
-        try:
-            classifier = keras.saving.load_model(path, compile=False)
-            classifier.get_layer(FEATURES_LAYER)
-            if classifier.output_shape != (None, NUM_CLASSES):
-                raise ValueError(f"output shape {classifier.output_shape}")
-        except Exception as err:
-            raise InputError(
-                f"cached classifier {inputs.shown(path)} is not this script's "
-                f"classifier ({type(err).__name__}); delete it and run again to "
-                "retrain it"
-            ) from None
-        return classifier
+        bad = f"cached classifier {inputs.shown(path)} is not this script's classifier"
+        fix = "delete it and run again to retrain it"
+        return load_model(path, bad, fix, check_classifier)
     # Before the minutes of training, not after: the cache's folder must take it.
     inputs.make_output_dirs([os.path.dirname(path) or "."])
-    classifier = train_classifier(
-        mnist["x_train"][CLASSIFIER_IMAGES], mnist["y_train"][CLASSIFIER_IMAGES]
-    )
+    part = CLASSIFIER_IMAGES
+    classifier = train_classifier(mnist["x_train"][part], mnist["y_train"][part])
     # Written beside and renamed into place: an interrupted save never leaves a
     # half-written file that the next run would take for the cache.
     with safekeeping.atomic_write(path) as temporary:
@@ -283,21 +266,17 @@ def load_or_train_classifier(mnist, path=CLASSIFIER_PATH):
 
 def classifier_outputs(classifier, images):
     """(penultimate features, class probabilities) for rows of pixels in [0, 1]."""
-    both = keras.Model(
-        classifier.inputs,
-        [classifier.get_layer(FEATURES_LAYER).output, classifier.output],
-    )
+    features = classifier.get_layer(FEATURES_LAYER).output
+    both = keras.Model(classifier.inputs, [features, classifier.output])
     images = np.asarray(images, "float32").reshape(-1, *gan.IMG_SHAPE)
-    features, probabilities = both.predict(images, batch_size=PREDICT_BATCH, verbose=0)
-    return np.asarray(features, "float64"), np.asarray(probabilities, "float64")
+    outputs = both.predict(images, batch_size=PREDICT_BATCH, verbose=0)
+    return tuple(np.asarray(x, "float64") for x in outputs)
 
 
 def classifier_score(probabilities):
-    """exp(mean over images of KL(p(y|x) || p(y))), p(y) the mean prediction.
-
-    1 when every image gets the same prediction; NUM_CLASSES when each prediction is
-    certain and the classes are equally common. Rewards sharp, varied samples.
-    """
+    """exp(mean over images of KL(p(y|x) || p(y))), p(y) the mean prediction: 1 when
+    every image gets the same prediction, NUM_CLASSES when each prediction is certain
+    and the classes are equally common. Rewards sharp, varied samples."""
     p_yx = np.asarray(probabilities, dtype="float64")
     p_y = p_yx.mean(axis=0, keepdims=True)
     # 0 log 0 = 0: a class the classifier rules out adds nothing.
@@ -307,19 +286,12 @@ def classifier_score(probabilities):
 
 
 def frechet_distance(features_a, features_b):
-    """Frechet distance between Gaussians fitted to two sets of feature rows.
-
-    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr(sqrtm(S_a S_b)).
-    """
-    mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
-    cov_a = np.cov(features_a, rowvar=False)
-    cov_b = np.cov(features_b, rowvar=False)
-    return float(
-        np.sum((mean_a - mean_b) ** 2)
-        + np.trace(cov_a)
-        + np.trace(cov_b)
-        - 2.0 * trace_sqrt_product(cov_a, cov_b)
-    )
+    """Frechet distance between Gaussians fitted to two sets of feature rows:
+    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr(sqrtm(S_a S_b))."""
+    cov_a, cov_b = np.cov(features_a, rowvar=False), np.cov(features_b, rowvar=False)
+    shift = np.sum((features_a.mean(axis=0) - features_b.mean(axis=0)) ** 2)
+    cross = 2.0 * trace_sqrt_product(cov_a, cov_b)
+    return float(shift + np.trace(cov_a) + np.trace(cov_b) - cross)
 
 
 def trace_sqrt_product(cov_a, cov_b):
@@ -368,18 +340,14 @@ def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
     return indices, np.sqrt(np.einsum("ij,ij->i", differences, differences))
 
 
-def memorization(samples, train_images, test_images):
+def memorization(samples, train, test):
     """The median L2 distance from each sample to its nearest training image, the same
-    for the test images, and their ratio; all rows of pixels in [0, 1].
-
-    A ratio near or above 1: the samples are no closer to the training set than
-    unseen real digits are. Well below 1: the generator copies training images.
-    """
-    samples, test = (
-        float(np.median(nearest_neighbours(x, train_images)[1]))
-        for x in (samples, test_images)
-    )
-    return {"samples": samples, "test_images": test, "ratio": samples / test}
+    for the test images, and their ratio; all rows of pixels in [0, 1]. A ratio near
+    or above 1: the samples are no closer to the training set than unseen real digits
+    are. Well below 1: the generator copies training images."""
+    distances = (nearest_neighbours(x, train)[1] for x in (samples, test))
+    ours, unseen = (float(np.median(d)) for d in distances)
+    return {"samples": ours, "test_images": unseen, "ratio": ours / unseen}
 
 
 # -----------------------------------------------------------------------------
@@ -401,8 +369,7 @@ def evaluate(generator, classifier, mnist, seed=SEED):
     """Every figure for the generator's N_SAMPLES samples (noise seed `seed`), and for
     the real row, the training images mnist["x_train"][REAL_SAMPLES] in their place;
     sigma is picked on the training images mnist["x_train"][VALIDATION]."""
-    x_train, x_test, n_samples = mnist["x_train"], mnist["x_test"], N_SAMPLES
-    validation_images = to_unit_interval(x_train[VALIDATION])
+    x_train, x_test = mnist["x_train"], mnist["x_test"]
     test = to_unit_interval(x_test)
     test_features, test_probabilities = classifier_outputs(classifier, test)
     accuracy = float(np.mean(np.argmax(test_probabilities, axis=1) == mnist["y_test"]))
@@ -413,29 +380,20 @@ def evaluate(generator, classifier, mnist, seed=SEED):
             f"its figures are not trustworthy. Delete {CLASSIFIER_PATH}, raise "
             "CLASSIFIER_EPOCHS and run again."
         )
-    log(f"Scoring {n_samples:,} generated samples (noise seed {seed}).")
-    samples = images_from_noise(generator, latent_points(n_samples, seed))
-    figures = score(samples, validation_images, test, classifier, test_features)
+    against = (to_unit_interval(x_train[VALIDATION]), test, classifier, test_features)
+    log(f"Scoring {N_SAMPLES:,} generated samples (noise seed {seed}).")
+    samples = images_from_noise(generator, latent_points(N_SAMPLES, seed))
+    figures = score(samples, *against)
     real_name = slice_name(REAL_SAMPLES)
     log(f"Scoring the real row: {real_name} in the samples' place.")
     real = to_unit_interval(x_train[REAL_SAMPLES])
-    figures["real"] = {
-        "images": real_name,
-        **score(real, validation_images, test, classifier, test_features),
-    }
+    figures["real"] = {"images": real_name, **score(real, *against)}
     log(f"Measuring the distance to the nearest of {len(x_train):,} training images.")
-    figures["memorization"] = memorization(
-        samples, to_unit_interval(x_train, "float32"), test
-    )
-    figures.update(
-        seed=seed,
-        n_samples=n_samples,
-        n_test=len(x_test),
-        n_train=len(x_train),
-        classifier_images=slice_name(CLASSIFIER_IMAGES),
-        classifier_test_accuracy=accuracy,
-        paper_table_1={name: [ll, se] for name, ll, se in PAPER_TABLE_1},
-    )
+    train = to_unit_interval(x_train, "float32")
+    figures["memorization"] = memorization(samples, train, test)
+    figures.update(seed=seed, n_samples=N_SAMPLES, n_test=len(test), n_train=len(train))
+    figures.update(classifier_images=slice_name(CLASSIFIER_IMAGES))
+    figures.update(classifier_test_accuracy=accuracy, paper_table_1=dict(PAPER_TABLE_1))
     return figures
 
 
@@ -451,8 +409,7 @@ def format_table(figures, generator_path):
             f"| {f['classes_covered']} | {f['kl_uniform']:.3f} |"
         )
 
-    real_name = figures["real"]["images"]
-    copying = figures["memorization"]
+    real_name, copying = figures["real"]["images"], figures["memorization"]
     lines = [
         f"Samples: {figures['n_samples']:,} from {generator_path} (noise seed "
         f"{figures['seed']}). Real row: the training images {real_name} in their "
@@ -467,7 +424,7 @@ def format_table(figures, generator_path):
         row("This generator", figures),
         row(f"Real MNIST ({real_name})", figures["real"]),
     ]
-    for name, ll, se in PAPER_TABLE_1:
+    for name, (ll, se) in PAPER_TABLE_1.items():
         lines.append(f"| {name} (Goodfellow et al. 2014) | {ll} +- {se} | | | | | |")
     lines += [
         "",
@@ -488,8 +445,7 @@ def format_table(figures, generator_path):
 
 
 def add_generator_arguments(parser):
-    """The generator under study, its noise seed and MNIST: evaluate.py's and
-    sample.py's arguments."""
+    """GENERATOR, --seed and --mnist-path: evaluate.py's and sample.py's arguments."""
     add, seed = parser.add_argument, inputs.flag_type("SEED")
     add("generator", nargs="?", default=GENERATOR_PATH, help="default %(default)s")
     add("--seed", type=seed, default=SEED, help="noise seed (default %(default)s)")
