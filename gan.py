@@ -15,7 +15,7 @@ import numpy as np
 import inputs
 
 if __name__ == "__main__":  # until the run's own handlers: nothing is written yet
-    inputs.ExitOnStop.install("stopped while starting; nothing was written")
+    inputs.ExitOnStop("stopped while starting; nothing was written")
 inputs.load_keras()  # quietly; a missing backend or a too old Keras is one sentence
 import keras
 from keras import layers
@@ -199,21 +199,22 @@ def train(x_train, config, checkpoint=None):
     generator.summary()
     discriminator.summary()
     with safekeeping.Run(models, config, checkpoint) as run:
+        grid_noise = run.fixed_noise if config["FIXED_GRID_NOISE"] else None
         for iteration in range(run.start, iterations):
             d_loss, d_acc, g_loss = train_iteration(
                 generator, discriminator, combined, x_train, batch_size
             )
-            run.losses.add(iteration, d_loss, d_acc, g_loss)
+            run.record(d_loss, d_acc, g_loss)
             if iteration % config["SAMPLE_INTERVAL"] == 0:
-                run.losses.print(
+                run.print(
                     "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"
                     % (iteration, d_loss, 100 * d_acc, g_loss)
                 )
-                sample_images(generator, iteration, run.grid_noise)
-                run.plot_losses()
-            if (iteration + 1) % config["CHECKPOINT_INTERVAL"] == 0 or run.stopping:
+                sample_images(generator, iteration, grid_noise)
+                run.write_losses()  # losses.csv and losses.png
+            if (iteration + 1) % config["CHECKPOINT_INTERVAL"] == 0 or run.stop_signals:
                 run.save_checkpoint(iteration)
-            if run.stopping:
+            if run.stop_signals:
                 break
     return run
 
@@ -222,16 +223,14 @@ def main(argv=None):
     args = inputs.parse_args(globals(), argv)  # --batch-size overrides BATCH_SIZE, ...
     config = inputs.run_config(globals(), args)
     inputs.check_config(config)  # bad input raises InputError: one sentence, exit 1
-    with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):
-        checkpoint = safekeeping.checkpoint_to_continue(config, args)
-        if checkpoint and checkpoint["iteration"] + 1 >= config["ITERATIONS"]:
-            return print(safekeeping.nothing_to_do(checkpoint, config["ITERATIONS"]))
+    with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):  # one run at a time
+        checkpoint = safekeeping.checkpoint_to_continue(config, args)  # or None
         x_train = load_mnist(*inputs.mnist_path(args, config["MNIST_PATH"]))
         inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
         run = train(x_train, config, checkpoint)
-    if run.stopping:
-        print(run.stop_report(safekeeping.resume_command("gan.py", argv)))
-        sys.exit(run.exit_status)
+    if run.stop_signals:
+        print(run.stop_report("gan.py", argv))
+        sys.exit(128 + run.stop_signals[0])  # 130 after Ctrl-C, 143 after SIGTERM
 
 
 if __name__ == "__main__":

@@ -1,17 +1,13 @@
-"""Reading and checking what a run is given: Keras's backend, flags, constants, MNIST.
-
-Every problem becomes an InputError, one sentence that says what to fix, raised before
-anything trains. It is a SystemExit: uncaught, it ends the script with
+"""Reading and checking what a run is given: Keras's backend, flags, constants, MNIST,
+output folders. Every problem is an InputError: one sentence that says what to fix,
+raised before anything trains. It is a SystemExit, so uncaught it ends the script with
 `<script>: error: <sentence>` on stderr and exit status 1, as sys.exit does.
 """
 
 import argparse
 import contextlib
-import functools
 import importlib
-import math
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -20,7 +16,8 @@ import numpy as np
 
 
 class InputError(SystemExit):
-    """Bad input from the user: one sentence that says what to fix."""
+    """Bad input, or a folder or disk that fails a run: one sentence that says what
+    to fix."""
 
     def __init__(self, sentence):
         super().__init__(f"{program()}: error: {sentence}")
@@ -42,16 +39,15 @@ def shown(path):
 
 # -----------------------------------------------------------------------------
 # Start-up: before Keras loads, which takes seconds
-
-OLDEST_KERAS = (3, 8)  # 3.6 and 3.7 break when the combined model is compiled
-
-
 class ExitOnStop:
     """A signal handler for a script's first seconds: Ctrl-C or SIGTERM ends it at
     once with `message`, until the script installs handlers of its own."""
 
-    def __init__(self, message):
+    def __init__(self, message):  # installs itself
         self.message = message
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` left it
+                signal.signal(signum, self)
 
     def __call__(self, signum, frame):
         for other in (signal.SIGINT, signal.SIGTERM):
@@ -59,19 +55,12 @@ class ExitOnStop:
         print(f"{program()}: {self.message}", file=sys.stderr, flush=True)
         raise SystemExit(128 + signum)
 
-    @classmethod
-    def install(cls, message):
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` left it
-                signal.signal(signum, cls(message))
-
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """TensorFlow's C++ libraries write their start-up notes (CUDA probes, CPU
-    features) straight to file descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says; a
-    sentence about bad input must come first, so they go nowhere meanwhile. Python's
-    sys.stderr (a stop message, say) still reaches the terminal."""
+    """TensorFlow's C++ libraries write start-up notes (CUDA probes, CPU features) to
+    file descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says; a sentence about bad input
+    must come first, so they go nowhere meanwhile. Python's sys.stderr does not."""
     sys.stderr.flush()
     previous, sys.stderr = sys.stderr, os.fdopen(os.dup(2), "w")
     with open(os.devnull, "w") as devnull:
@@ -87,37 +76,29 @@ def quiet_stderr():
 
 def load_keras():
     """Imports Keras and its backend quietly; a backend that cannot load, or a Keras
-    too old for this script, is one sentence."""
-    # TensorFlow's INFO notes (XLA set-up and the like) stay hidden for the whole run;
-    # its warnings and errors, such as a GPU out of memory, do not.
+    too old for this script, is one sentence. TensorFlow's INFO notes stay hidden for
+    the whole run, its warnings and errors (a GPU out of memory, say) do not."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     try:
         with quiet_stderr():
             import keras
-    except ImportError as err:
-        missing = f"`pip install {err.name}`, or " if err.name else ""
+    except (ImportError, ValueError) as err:  # ValueError: an unknown KERAS_BACKEND
+        name = getattr(err, "name", None)
         raise InputError(
-            f"Keras could not load its backend ({err}); {missing}set KERAS_BACKEND "
-            "to one that is installed: tensorflow, jax or torch"
+            f"Keras could not load its backend ({err}); "
+            + (f"`pip install {name}`, or " if name else "")
+            + "set KERAS_BACKEND to one that is installed: tensorflow, jax or torch"
         ) from None
-    except ValueError as err:  # Keras's word for an unknown KERAS_BACKEND
-        raise InputError(
-            f"Keras cannot use the backend it was given ({err}); set KERAS_BACKEND to "
-            "tensorflow, jax or torch"
-        ) from None
-    if keras_version() < OLDEST_KERAS:
+    if keras_version() < (3, 8):  # 3.6 and 3.7 break when `combined` is compiled
         raise InputError(
             f"Keras {keras.__version__} is installed and this script needs Keras 3.8 "
             "or newer; pip install -U 'keras>=3.8'"
         )
 
 
-@functools.cache
 def keras_version():
-    """(3, 15) for Keras 3.15.1."""
-    import keras
-
-    return tuple(int(n) for n in re.findall(r"\d+", keras.__version__)[:2])
+    """(3, 15) for Keras 3.15.1, once loaded."""
+    return tuple(int(n) for n in sys.modules["keras"].__version__.split(".")[:2])
 
 
 def platform_line():
@@ -126,34 +107,24 @@ def platform_line():
     import keras
 
     backend = keras.backend.backend()
-    name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[backend]
-    version = importlib.import_module(backend).__version__
+    module = importlib.import_module(backend)
     with quiet_stderr():  # TensorFlow's device probe writes its CUDA notes again
-        gpus = gpu_names(backend)
+        if backend == "jax":
+            gpus = [d.device_kind for d in module.devices() if d.platform == "gpu"]
+        elif backend == "torch":
+            cuda = module.cuda
+            gpus = [cuda.get_device_name(i) for i in range(cuda.device_count())]
+        else:
+            details = module.config.experimental.get_device_details
+            gpus = module.config.list_physical_devices("GPU")
+            gpus = [details(gpu).get("device_name", gpu.name) for gpu in gpus]
+    name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[backend]
     where = f"on GPU: {', '.join(gpus)}" if gpus else "on CPU (no GPU visible)"
-    return f"Keras {keras.__version__}, {name} {version} backend, {where}"
-
-
-def gpu_names(backend):
-    if backend == "jax":
-        import jax
-
-        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
-    if backend == "torch":
-        import torch
-
-        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    import tensorflow as tf
-
-    details = tf.config.experimental.get_device_details
-    gpus = tf.config.list_physical_devices("GPU")
-    return [details(gpu).get("device_name", gpu.name) for gpu in gpus]
+    return f"Keras {keras.__version__}, {name} {module.__version__} backend, {where}"
 
 
 # -----------------------------------------------------------------------------
 # Flags and constants
-
-
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, with a bad flag reported as one sentence (no usage block)."""
 
@@ -179,12 +150,12 @@ FLAGS = ("ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "
 
 def parse_args(constants, argv=None):
     """gan.py's flags: each of FLAGS overrides its constant for one run."""
-    parser = ArgumentParser(
-        prog="gan.py", description=constants["__doc__"].splitlines()[0]
-    )
-    add = parser.add_argument
+    doc = constants["__doc__"].splitlines()[0]
+    parser = ArgumentParser(prog="gan.py", description=doc)
     for name in FLAGS:
-        add(flag(name), type=flag_type(name), help=f"{name}: {constants[name]}")
+        help = f"{name}: {constants[name]}"
+        parser.add_argument(flag(name), type=flag_type(name), help=help)
+    add = parser.add_mutually_exclusive_group().add_argument
     add("--resume", action="store_true", help="continue a stopped run")
     add("--start-over", action="store_true", help="replace a stopped run")
     add_mnist_path(parser)
@@ -195,6 +166,16 @@ def run_config(constants, args):
     """Every knob of this run: the constants, with the flags' values where given."""
     flags = {k.upper(): v for k, v in vars(args).items() if v is not None}
     return {k: flags.get(k, v) for k, v in constants.items() if k.isupper()}
+
+
+def flag(name):
+    """--batch-size: the flag that overrides the constant BATCH_SIZE for one run."""
+    return "--" + name.lower().replace("_", "-")
+
+
+def labelled(name):
+    """ITERATIONS (--iterations): a constant, with its flag where it has one."""
+    return f"{name} ({flag(name)})" if name in FLAGS else name
 
 
 def flag_type(name):
@@ -209,37 +190,38 @@ def whole_number(minimum, maximum=None):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number, got {text!r}"
-            ) from None
+            error = f"expected a whole number, got {text!r}"
+            raise argparse.ArgumentTypeError(error) from None
         check_whole_number("", value, minimum, maximum, argparse.ArgumentTypeError)
         return value
 
     return parse
 
 
-def flag(name):
-    """--batch-size: the flag that overrides the constant BATCH_SIZE for one run."""
-    return "--" + name.lower().replace("_", "-")
-
-
-def labelled(name):
-    """ITERATIONS (--iterations): a constant, with its flag where it has one."""
-    return f"{name} ({flag(name)})" if name in FLAGS else name
+def check_whole_number(name, value, minimum, maximum=None, error=InputError):
+    name = f"{name} " if name else ""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise error(f"{name}must be a whole number, got {value!r}")
+    if value < minimum:
+        raise error(f"{name}must be at least {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise error(f"{name}must be at most {maximum}, got {value!r}")
 
 
 def check_config(config):
     """The constants can be edited too: refuse nonsense before building anything."""
     for name, (low, high) in WHOLE_NUMBERS.items():
         check_whole_number(labelled(name), config[name], low, high)
-    check_number(
-        "LEARNING_RATE", config["LEARNING_RATE"], lambda v: 0 < v <= 1, "(0, 1]"
-    )
-    check_number("BETA_1", config["BETA_1"], lambda v: 0 <= v < 1, "[0, 1)")
+    for name, within, interval in [
+        ("LEARNING_RATE", lambda v: 0 < v <= 1, "(0, 1]"),
+        ("BETA_1", lambda v: 0 <= v < 1, "[0, 1)"),
+    ]:
+        value = config[name]
+        real = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (real and within(value)):  # NaN and the infinities fail within() too
+            raise InputError(f"{name} must be a number in {interval}, got {value!r}")
     if config["IMG_SHAPE"] != (28, 28, 1):
-        raise InputError(
-            f"IMG_SHAPE must be (28, 28, 1) for MNIST, got {config['IMG_SHAPE']!r}"
-        )
+        raise InputError(f"IMG_SHAPE must be (28, 28, 1), got {config['IMG_SHAPE']}")
 
 
 def check_batch_size(batch_size, n_images):
@@ -248,23 +230,6 @@ def check_batch_size(batch_size, n_images):
             f"{labelled('BATCH_SIZE')} must be at most {n_images}, the number of "
             f"training images, got {batch_size}"
         )
-
-
-def check_whole_number(name, value, minimum, maximum=None, error=InputError):
-    name = f"{name} " if name else ""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise error(f"{name}must be a whole number >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise error(f"{name}must be at least {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise error(f"{name}must be at most {maximum}, got {value!r}")
-
-
-def check_number(name, value, within, interval):
-    """A finite real number for which within(value) holds."""
-    real = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (real and math.isfinite(value) and within(value)):
-        raise InputError(f"{name} must be a number in {interval}, got {value!r}")
 
 
 def add_mnist_path(parser):
@@ -282,125 +247,79 @@ def mnist_path(args, default=None):
 
 
 # -----------------------------------------------------------------------------
-# Files: which kind of wrong a path is
-
-
+# Files: which kind of wrong a path is, MNIST, output folders
 def check_readable_file(path, what, fix):
-    """Missing, a folder, unreadable (the system's words for each), or gzip-compressed:
-    one sentence for each. Returns the first bytes."""
+    """A file's first bytes; one sentence if it is missing, unreadable or gzipped."""
+    what = f"{what} {shown(path)}"
     try:
         with open(path, "rb") as f:
             head = f.read(4)
     except OSError as err:
-        if isinstance(err, PermissionError):
-            fix = f"make it readable, or {fix}"
-        raise InputError(
-            f"{what} {shown(path)} cannot be read ({err.strerror}); {fix}"
-        ) from None
+        fix = f"make it readable, or {fix}" if isinstance(err, PermissionError) else fix
+        raise InputError(f"{what} cannot be read ({err.strerror}); {fix}") from None
     if head[:2] == b"\x1f\x8b":
-        raise InputError(
-            f"{what} {shown(path)} is gzip-compressed; decompress it first "
-            f"(gunzip), or {fix}"
-        )
+        raise InputError(f"{what} is gzip-compressed; gunzip it, or {fix}")
     return head
 
 
-def read_npz(path, what, fix, keys=None):
-    """The arrays `keys` (default all) of an .npz, only those read; one sentence for
-    whatever is wrong."""
+def read_npz(path, what, fix, keys=()):
+    """The arrays of an .npz holding at least `keys`; one sentence for what is wrong."""
     head = check_readable_file(path, what, fix)
+    what = f"{what} {shown(path)}"
     if head != b"PK\x03\x04":
-        raise InputError(f"{what} {shown(path)} is not an .npz (zip) file; {fix}")
+        raise InputError(f"{what} is not an .npz (zip) file; {fix}")
     try:
         with np.load(path, allow_pickle=False) as data:
-            keys = data.files if keys is None else keys
-            missing = [key for key in keys if key not in data.files]
-            if missing:
-                raise InputError(
-                    f"{what} {shown(path)} has no {', '.join(missing)} (it has "
-                    f"{', '.join(sorted(data.files)) or 'nothing'}); {fix}"
-                )
-            return {key: data[key] for key in keys}
-    except InputError:
-        raise
+            arrays = {key: data[key] for key in data.files}
     except Exception as err:
-        raise InputError(
-            f"{what} {shown(path)} is damaged, not a readable .npz "
-            f"({type(err).__name__}: {err}); {fix}"
-        ) from None
-
-
-# -----------------------------------------------------------------------------
-# MNIST: the one reader, for gan.py, evaluate.py and sample.py
+        error = f"{what} is damaged, not a readable .npz ({type(err).__name__}: {err})"
+        raise InputError(f"{error}; {fix}") from None
+    if missing := [key for key in keys if key not in arrays]:
+        has = ", ".join(sorted(arrays)) or "nothing"
+        raise InputError(f"{what} has no {', '.join(missing)} (it has {has}); {fix}")
+    return arrays
 
 
 def read_mnist(path, source="MNIST_PATH", splits=("train",), labels=False):
     """{"x_train": ..., ...} uint8 arrays from an mnist.npz in keras.datasets.mnist's
     layout, each checked; from keras.datasets.mnist.load_data() when path is empty.
-
     `source` names where the path came from (MNIST_PATH or --mnist-path), for the fix.
     """
-    keys = [f"x_{split}" for split in splits]
-    keys += [f"y_{split}" for split in splits] if labels else []
+    keys = [f"{xy}_{split}" for xy in ("xy" if labels else "x") for split in splits]
+    name = f"MNIST file {shown(path)}" if path else "keras.datasets.mnist"
     if path:
         fix = f"download it again or fix {source}"
         arrays = read_npz(path, "MNIST file", fix, keys)
     else:
-        path, arrays = "keras.datasets.mnist", download_mnist(keys)
+        import keras  # only here: inputs.py is read before Keras loads
+
+        try:
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception:
+            raise InputError(
+                "could not download MNIST (no network?); set MNIST_PATH or "
+                "--mnist-path to a local mnist.npz in Keras's layout"
+            ) from None
+        arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     for split in splits:
-        check_mnist_split(path, split, arrays, labels)
+        x = arrays[f"x_{split}"]
+        if x.shape[1:] != (28, 28) or len(x) == 0 or x.dtype != np.uint8:
+            raise InputError(
+                f"{name} has x_{split} of shape {x.shape} and dtype {x.dtype}; "
+                "expected (N, 28, 28) uint8 pixels in 0..255"
+            )
+        y = arrays[f"y_{split}"] if labels else None
+        if labels and (y.shape != (len(x),) or not set(np.unique(y)) <= set(range(10))):
+            raise InputError(
+                f"{name} has y_{split} of shape {y.shape} and dtype {y.dtype}; "
+                f"expected one digit 0..9 per image of x_{split}"
+            )
     return arrays
 
 
-def download_mnist(keys):
-    import keras  # only here: inputs.py is read before Keras loads
-
-    try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception:
-        raise InputError(
-            "could not download MNIST (no network?); set MNIST_PATH or "
-            "--mnist-path to a local mnist.npz in Keras's layout"
-        ) from None
-    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return {key: arrays[key] for key in keys}
-
-
-def check_mnist_split(path, split, arrays, labels):
-    name = "keras.datasets.mnist" if path == "keras.datasets.mnist" else shown(path)
-    images = arrays[f"x_{split}"]
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
-        raise InputError(
-            f"MNIST file {name} has x_{split} of shape {images.shape}; expected "
-            "(N, 28, 28) grayscale images"
-        )
-    if images.dtype != np.uint8:
-        raise InputError(
-            f"MNIST file {name} has x_{split} of dtype {images.dtype}; expected "
-            "uint8 pixels in 0..255"
-        )
-    if labels:
-        digits = arrays[f"y_{split}"]
-        if (
-            digits.shape != (len(images),)
-            or not np.issubdtype(digits.dtype, np.integer)
-            or digits.min() < 0
-            or digits.max() > 9
-        ):
-            raise InputError(
-                f"MNIST file {name} has y_{split} of shape {digits.shape} and dtype "
-                f"{digits.dtype}; expected one digit 0..9 per image of x_{split}"
-            )
-
-
-# -----------------------------------------------------------------------------
-# Output folders
-
-
 def make_output_dirs(folders):
-    """Creates each folder and writes a little there, so that an unwritable folder or
-    a full disk is one sentence before any work (a disk that fills later fails at
-    that write, in one sentence too)."""
+    """Creates each folder and writes a little there: an unwritable folder or a full
+    disk is one sentence before any work (later, each atomic write says it too)."""
     for folder in folders:
         try:
             os.makedirs(folder, exist_ok=True)

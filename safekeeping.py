@@ -1,12 +1,7 @@
-"""What keeps a run of gan.py safe and watchable, beside the GAN itself.
-
-- atomic_write: every file a run writes goes to a name unique to the run, then is
-  renamed into place, so a run killed at any moment leaves the old file or the new one.
-- one_run_per_folder: a second run in the same output folders is refused.
-- LossLog, plot_losses, make_progress_gif: the losses as CSV and a plot, the grids as
-  an animation.
-- Checkpoints: everything needed to continue a run exactly, in one .npz.
-- Run: one run of the loop; Ctrl-C or SIGTERM ends it after the current iteration.
+"""What keeps a run of gan.py safe and watchable, beside the GAN itself: files written
+aside and renamed into place, one run per folder, checkpoints that continue a run
+exactly, and the Run, which records the losses (CSV, plot, progress bar), makes the
+GIF, and ends the loop after the current iteration on Ctrl-C or SIGTERM.
 """
 
 import contextlib
@@ -26,33 +21,21 @@ import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw
 
 import inputs
-from inputs import InputError, read_npz, shown
+from inputs import InputError, shown
 
 try:
     import fcntl
 except ImportError:  # Windows: no lock, the rest works
     fcntl = None
 
-
-class WriteError(InputError):
-    """A file could not be written (a full disk, say): one sentence, then exit."""
-
-
-# -----------------------------------------------------------------------------
-# Writing files atomically
-
 TEMPORARY_PREFIX = ".tmp-"  # then the process id: each run writes its own names
 
 
 @contextlib.contextmanager
 def atomic_write(path, sync=False):
-    """Yields a temporary path beside `path` (same extension, for writers that go by
-    it); once the block has written it, renames it into place, after syncing it to
-    the disk if `sync` (the checkpoint, which a resume reads after a power cut).
-
-    On any failure the temporary is removed and `path` stays as it was; an OSError
-    (a full disk, a read-only folder) becomes a WriteError naming the file.
-    """
+    """Yields a temporary path beside `path`, with its extension, and renames it into
+    place once written, synced to the disk if `sync` (a checkpoint, for a power cut).
+    On any failure `path` stays as it was; an OSError becomes one sentence naming it."""
     folder, name = os.path.split(os.fspath(path))
     temporary = os.path.join(folder, f"{TEMPORARY_PREFIX}{os.getpid()}-{name}")
     try:
@@ -64,37 +47,29 @@ def atomic_write(path, sync=False):
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.remove(temporary)
-        cause = os_error(err)
-        if cause is None:
+        cause = err  # libraries re-raise an OSError as their own errors
+        while cause is not None and not isinstance(cause, (OSError, InputError)):
+            cause = cause.__cause__ or cause.__context__
+        if not isinstance(cause, OSError):
             raise
-        raise write_error(path, cause) from None
+        raise InputError(
+            f"could not write {shown(path)}: {cause.strerror or cause}; free some "
+            "space or fix the folder's permissions"
+        ) from None
 
 
-def write_error(path, err):
-    return WriteError(
-        f"could not write {shown(path)}: {err.strerror or err}; free some space or "
-        "fix the folder's permissions"
-    )
-
-
-def os_error(err):
-    """The OSError behind err, if any: libraries re-raise it as their own errors."""
-    while err is not None and not isinstance(err, WriteError):
-        if isinstance(err, OSError):
-            return err
-        err = err.__cause__ or err.__context__
-    return None
-
-
-# -----------------------------------------------------------------------------
-# One run per folder. The operating system drops the lock when its process ends,
-# however it ends, so a killed run never blocks the next one.
+def save_figure(fig, path):
+    with atomic_write(path) as temporary:
+        fig.savefig(temporary)
+    plt.close(fig)
 
 
 @contextlib.contextmanager
-def one_run_per_folder(folders):
-    """Holds a lock in each folder while the block runs; refuses if another run has
-    one, naming its process id. Then clears what killed runs left half-written."""
+def output_folders(*folders):
+    """Creates and checks the folders and holds a lock in each while the block runs,
+    refusing if another run holds one. The system drops a lock when its process ends,
+    however it ends; what a killed run left half-written is then cleared."""
+    inputs.make_output_dirs(folders)
     with contextlib.ExitStack() as stack:
         for folder in dict.fromkeys(os.path.realpath(f) for f in folders):
             lock = stack.enter_context(open(os.path.join(folder, ".lock"), "a+"))
@@ -109,8 +84,7 @@ def one_run_per_folder(folders):
                     "from another folder"
                 ) from None
             lock.truncate(0)
-            lock.write(f"{os.getpid()}\n")
-            lock.flush()
+            print(os.getpid(), file=lock, flush=True)
             for name in os.listdir(folder):
                 if name.startswith(TEMPORARY_PREFIX):
                     with contextlib.suppress(OSError):
@@ -119,124 +93,18 @@ def one_run_per_folder(folders):
 
 
 # -----------------------------------------------------------------------------
-# The loss record: CSV, progress bar, plot and GIF
-
-
-class LossLog:
-    """Every iteration's losses: in memory (for checkpoints and the plot), as CSV, and
-    as a progress bar when stdout is a terminal."""
-
-    COLUMNS = ("iteration", "d_loss", "d_accuracy", "g_loss")
-
-    def __init__(self, path, iterations, history=()):
-        self.path = path
-        self.history = [tuple(row) for row in history]  # grows: no up-front size
-        # Rewritten from the history, so rows after the checkpoint do not repeat.
-        with atomic_write(path) as temporary, open(temporary, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(self.COLUMNS)
-            writer.writerows((i, *row) for i, row in enumerate(self.history))
-        self.file = open(path, "a", newline="")
-        self.csv = csv.writer(self.file)
-        self.progbar = None
-        if sys.stdout.isatty():  # Keras's bar would rewrite lines in a log file too
-            self.progbar = keras.utils.Progbar(
-                iterations - len(self.history),
-                unit_name="iteration",
-                stateful_metrics=["D loss", "D acc", "G loss"],
-            )
-
-    def add(self, iteration, d_loss, d_acc, g_loss):
-        self.history.append((d_loss, d_acc, g_loss))
-        self.write(lambda: self.csv.writerow((iteration, d_loss, d_acc, g_loss)))
-        if self.progbar:
-            self.progbar.add(
-                1, [("D loss", d_loss), ("D acc", d_acc), ("G loss", g_loss)]
-            )
-
-    def print(self, line):
-        if self.progbar:
-            sys.stdout.write("\r\033[K")  # the log line replaces the bar
-        print(line, flush=True)
-
-    def save(self):
-        """To the disk now: a checkpoint follows, and the CSV must not lag behind it."""
-        self.write(lambda: (self.file.flush(), os.fsync(self.file.fileno())))
-
-    def write(self, action):
-        try:
-            action()
-        except OSError as err:
-            raise write_error(self.path, err) from None
-
-    def array(self):
-        return np.array(self.history, dtype="float64").reshape(-1, 3)
-
-    def close(self):
-        with contextlib.suppress(OSError):
-            self.file.close()
-
-
-def plot_losses(history, path):
-    """Raw values faint, a moving average on top."""
-    window = max(1, len(history) // 100)
-    kernel = np.ones(window) / window
-    steps = np.arange(len(history))
-    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, sharex=True, figsize=(8, 6))
-    for ax, column, label in [
-        (ax_loss, 0, "D loss"),
-        (ax_loss, 2, "G loss"),
-        (ax_acc, 1, "D accuracy"),
-    ]:
-        raw = history[:, column]
-        (line,) = ax.plot(steps, raw, alpha=0.2, linewidth=0.5)
-        smooth = np.convolve(raw, kernel, mode="valid")
-        ax.plot(steps[window - 1 :], smooth, color=line.get_color(), label=label)
-        ax.legend(loc="upper right")
-    ax_loss.set_ylabel("binary cross-entropy")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.set_xlabel("iteration")
-    save_figure(fig, path)
-
-
-def save_figure(fig, path):
-    try:
-        with atomic_write(path) as temporary:
-            fig.savefig(temporary)
-    finally:
-        plt.close(fig)
-
-
-def make_progress_gif(grids, path, frame_ms):
-    """The grids {iteration: png path} that exist, in order, labelled, as one GIF."""
-    frames = []
-    for iteration, grid in sorted(grids.items()):
-        if os.path.exists(grid):
-            frame = Image.open(grid).convert("L")
-            ImageDraw.Draw(frame).text((10, 10), f"iteration {iteration}", fill=0)
-            frames.append(frame)
-    if frames:
-        with atomic_write(path) as temporary:
-            frames[0].save(
-                temporary,
-                save_all=True,
-                append_images=frames[1:],
-                duration=frame_ms,
-                loop=0,
-            )
-
-
-# -----------------------------------------------------------------------------
 # Checkpoints: weights, optimizer slots, random state, losses and the settings that
-# decide what is computed, so that --resume continues the run as it was.
+# decide what is computed (--resume must keep those), to continue a run exactly.
+
+KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
+KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE")
 
 
 def checkpointed_variables(generator, discriminator, combined):
     # Optimizers make their slots lazily; build them now, for the weights each trains.
-    if not discriminator.optimizer.built:
-        discriminator.optimizer.build(discriminator.trainable_variables)
-    if not combined.optimizer.built:
-        combined.optimizer.build(generator.trainable_variables)
+    for model, trained in [(discriminator, discriminator), (combined, generator)]:
+        if not model.optimizer.built:
+            model.optimizer.build(trained.trainable_variables)
     return {
         "generator": generator.variables,
         "discriminator": discriminator.variables,
@@ -245,208 +113,181 @@ def checkpointed_variables(generator, discriminator, combined):
     }
 
 
-def save_checkpoint(path, models, iteration, iterations, losses, grid_noise, settings):
-    losses.save()
-    arrays = {
-        "iteration": np.array(iteration),
-        "iterations": np.array(iterations),
-        "settings": np.array(json.dumps(settings)),
-        "history": losses.array(),
-        "grid_noise": grid_noise,
-    }
-    _, keys, pos, has_gauss, gauss = np.random.get_state()  # gan.py's noise
-    arrays["numpy_random_keys"] = keys
-    arrays["numpy_random_rest"] = np.array([pos, has_gauss, gauss])
-    for name, variables in checkpointed_variables(*models).items():
-        for i, variable in enumerate(variables):
-            arrays[f"{name}/{i}"] = keras.ops.convert_to_numpy(variable)
-    with atomic_write(path, sync=True) as temporary, open(temporary, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def read_checkpoint(path, keys=None, fix="start over with --start-over"):
-    """The checkpoint's arrays (only `keys`, if given), iteration and iterations as
-    ints and the settings as a dict."""
-    checkpoint = read_npz(path, "checkpoint", fix, keys)
-    try:
-        checkpoint["iteration"] = int(checkpoint["iteration"])
-        checkpoint["iterations"] = int(checkpoint["iterations"])
-        if "settings" in checkpoint:
-            checkpoint["settings"] = json.loads(str(checkpoint["settings"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise InputError(
-            f"checkpoint {shown(path)} is damaged ({type(err).__name__}); {fix}"
-        ) from None
+def read_checkpoint(path):
+    """The checkpoint's arrays; iteration and iterations as ints, settings a dict."""
+    keys = ("iteration", "iterations")
+    checkpoint = inputs.read_npz(
+        path, "checkpoint", "start over with --start-over", keys
+    )
+    for key in keys:
+        checkpoint[key] = int(checkpoint[key])
+    checkpoint["settings"] = json.loads(str(checkpoint.get("settings", "{}")))
     return checkpoint
-
-
-def restore_checkpoint(models, checkpoint, path):
-    for name, variables in checkpointed_variables(*models).items():
-        for i, variable in enumerate(variables):
-            value = checkpoint.get(f"{name}/{i}")
-            if value is None or value.shape != tuple(variable.shape):
-                raise InputError(
-                    f"checkpoint {shown(path)} does not fit this file's {name} (made "
-                    "with other layer sizes?); restore them, or start over with "
-                    "--start-over"
-                )
-            variable.assign(value)
-    pos, has_gauss, gauss = checkpoint["numpy_random_rest"]
-    keys = checkpoint["numpy_random_keys"]
-    np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), gauss))
-
-
-# What decides the numbers a run computes: --resume must keep all of it.
-KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
-KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE")
-
-
-def kept_by_resume(config):
-    return {name: config[name] for name in KEPT_BY_RESUME}
 
 
 def checkpoint_to_continue(config, args):
-    """The checkpoint that --resume continues; None for a run from scratch.
-
-    A run from scratch over an unfinished run's checkpoint is refused unless told to
-    start over; a resumed run must keep the settings that decide what is computed.
-    """
-    path = config["CHECKPOINT_PATH"]
-    if args.start_over and args.resume:
-        raise InputError("--resume and --start-over contradict each other; pick one")
-    if args.start_over:
+    """The checkpoint that --resume continues; None for a run from scratch, which an
+    unfinished run's checkpoint refuses unless told to start over. A resumed run
+    must keep the settings that decide what is computed; with no work left, it says
+    so and exits (status 0)."""
+    path, iterations = config["CHECKPOINT_PATH"], config["ITERATIONS"]
+    if args.start_over or not (args.resume or os.path.exists(path)):
         return None
+    if not os.path.exists(path):
+        folder = shown(os.path.dirname(path) or ".")
+        raise InputError(
+            f"--resume found no checkpoint in {folder}; run without --resume first"
+        )
+    checkpoint = read_checkpoint(path)
+    done = checkpoint["iteration"] + 1
     if not args.resume:
-        if not os.path.exists(path):
-            return None
-        fix = "delete it, or start over with --start-over"
-        done = read_checkpoint(path, ["iteration", "iterations"], fix)
-        if done["iteration"] + 1 < done["iterations"]:
+        if done < checkpoint["iterations"]:
             raise InputError(
                 f"{shown(path)} holds an unfinished run (stopped after iteration "
-                f"{done['iteration']} of {done['iterations']}); continue it with "
+                f"{done - 1} of {checkpoint['iterations']}); continue it with "
                 "--resume, or start over with --start-over"
             )
         return None
-    if not os.path.exists(path):
-        folder = os.path.dirname(path) or "."
-        raise InputError(
-            f"--resume found no checkpoint in {shown(folder)}; run without "
-            "--resume first"
-        )
-    checkpoint = read_checkpoint(path)
-    saved = checkpoint.get("settings", {})
-    wanted = json.loads(json.dumps(kept_by_resume(config)))  # tuples as lists
+    wanted = json.loads(json.dumps({k: config[k] for k in KEPT_BY_RESUME}))  # lists
     for name, value in wanted.items():
-        if name in saved and saved[name] != value:
-            way = f"{inputs.flag(name)} {saved[name]}" if name in inputs.FLAGS else name
+        saved = checkpoint["settings"].get(name, value)
+        if saved != value:
+            way = f"{inputs.flag(name)} {saved}" if name in inputs.FLAGS else name
             raise InputError(
-                f"the checkpoint's run has {name} = {saved[name]!r}, this one "
-                f"{value!r}; resume with {way} as it was, or start over with "
-                "--start-over"
+                f"the checkpoint's run has {name} = {saved!r}, this one {value!r}; "
+                f"resume with {way} as it was, or start over with --start-over"
             )
+    if done >= iterations:
+        print(
+            f"Nothing to do: the checkpoint has done {done} iterations and "
+            f"{iterations} were asked for; to go on, ask for more than {done} with "
+            "--iterations."
+        )
+        sys.exit(0)
     return checkpoint
 
 
-def nothing_to_do(checkpoint, iterations):
-    done = checkpoint["iteration"] + 1
-    return (
-        f"Nothing to do: the checkpoint has done {done} iterations and {iterations} "
-        f"were asked for; to go on, ask for more than {done} with --iterations."
-    )
-
-
 # -----------------------------------------------------------------------------
-# A run: its output folders, and what it writes as it goes and when it ends
-
-
-@contextlib.contextmanager
-def output_folders(images_dir, model_dir):
-    """Creates and checks the folders, holds them for this run alone, and clears
-    what killed runs left half-written there."""
-    inputs.make_output_dirs([images_dir, model_dir])
-    with one_run_per_folder([images_dir, model_dir]):
-        yield
-
-
+# A run: what it writes as it goes and when it ends
 class Run:
-    """One run of gan.py's loop: where it starts, its losses and grid noise, its
-    checkpoints, and the files it writes when it ends.
+    """One run of gan.py's loop: where it starts, its losses, grid noise and
+    checkpoints, and the files it writes when it ends. Ctrl-C or SIGTERM asks the loop
+    to stop after the current iteration, another one to hurry: the checkpoint still,
+    the plot and GIF not. None raises."""
 
-    Ctrl-C or SIGTERM asks the loop to stop after the current iteration; the run
-    then writes its checkpoint and exits with 128 + the signal's number. Another one
-    asks it to hurry: the checkpoint still, the plot and GIF not. None raises.
-    """
-
-    STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    LOSSES = ("D loss", "D acc", "G loss")
 
     def __init__(self, models, config, checkpoint=None):
         self.models, self.config, self.checkpoint = models, config, checkpoint
         self.images = config["IMAGES_DIR"]
-        self.signals = []  # the stop signals received
+        self.stop_signals = []  # Ctrl-C's SIGINT, SIGTERM: as they come
         self.saved = -1  # the iteration of the last checkpoint
+        self.history = []  # D loss, D accuracy and G loss of every iteration
+        self.progbar = None
         # The same latent points in every grid show one set of digits forming.
-        noise = np.random.default_rng(config["SEED"]).normal(
-            size=(config["GRID_ROWS"] * config["GRID_COLS"], config["LATENT_DIM"])
-        )
-        self.fixed_noise = noise.astype("float32")
+        shape = (config["GRID_ROWS"] * config["GRID_COLS"], config["LATENT_DIM"])
+        rng = np.random.default_rng(config["SEED"])
+        self.fixed_noise = rng.normal(size=shape).astype("float32")
 
-    @property
-    def grid_noise(self):
-        return self.fixed_noise if self.config["FIXED_GRID_NOISE"] else None
-
-    @property
-    def stopping(self):
-        return bool(self.signals)
-
-    @property
-    def exit_status(self):
-        return 128 + self.signals[0]
+    def __enter__(self):
+        if self.checkpoint is not None:
+            self.restore_checkpoint(self.checkpoint)
+        self.start = self.saved + 1
+        if sys.stdout.isatty():  # Keras's bar would rewrite lines in a log file too
+            self.progbar = keras.utils.Progbar(
+                self.config["ITERATIONS"] - self.start,
+                unit_name="iteration",
+                stateful_metrics=self.LOSSES,  # this batch's own, not running means
+            )
+        # Last: if anything above fails, no handler is left behind.
+        stops = (signal.SIGINT, signal.SIGTERM)
+        self.previous = {s: signal.getsignal(s) for s in stops}
+        for s in stops:
+            if self.previous[s] is not signal.SIG_IGN:  # as `nohup` or `&` left it
+                signal.signal(s, lambda signum, _: self.stop_signals.append(signum))
+        return self
 
     @property
     def last(self):
         """The last iteration done, -1 before the first."""
-        return len(self.losses.history) - 1
+        return len(self.history) - 1
 
-    def __enter__(self):
-        history = ()
-        if self.checkpoint is not None:
-            path = self.config["CHECKPOINT_PATH"]
-            restore_checkpoint(self.models, self.checkpoint, path)
-            self.saved = self.checkpoint["iteration"]
-            history = self.checkpoint["history"][: self.saved + 1]
-            self.fixed_noise = self.checkpoint["grid_noise"]
-        self.start = self.saved + 1
-        csv_path = os.path.join(self.images, "losses.csv")
-        self.losses = LossLog(csv_path, self.config["ITERATIONS"], history)
-        # Last: if anything above fails, no handler is left behind.
-        self.previous = {s: signal.getsignal(s) for s in self.STOP_SIGNALS}
-        for signum, previous in self.previous.items():
-            if previous is not signal.SIG_IGN:  # as `nohup` or `&` left it
-                signal.signal(signum, lambda signum, frame: self.signals.append(signum))
-        return self
+    def record(self, d_loss, d_acc, g_loss):
+        self.history.append((d_loss, d_acc, g_loss))
+        if self.progbar:
+            self.progbar.add(1, list(zip(self.LOSSES, (d_loss, d_acc, g_loss))))
+
+    def print(self, line):
+        if self.progbar:
+            sys.stdout.write("\r\033[K")  # the log line replaces the bar
+        print(line, flush=True)
+
+    def write_losses(self, plot=True):
+        """losses.csv, and its plot: raw values faint, a moving average on top."""
+        path = os.path.join(self.images, "losses.csv")
+        with atomic_write(path) as temporary, open(temporary, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(("iteration", "d_loss", "d_accuracy", "g_loss"))
+            writer.writerows((i, *row) for i, row in enumerate(self.history))
+        if not plot:
+            return
+        history = np.array(self.history, "float64").reshape(-1, 3)
+        steps = np.arange(len(history))
+        window = max(1, len(history) // 100)
+        fig, (ax_loss, ax_acc) = plt.subplots(2, 1, sharex=True, figsize=(8, 6))
+        for column, label in enumerate(["D loss", "D accuracy", "G loss"]):
+            ax = ax_acc if label == "D accuracy" else ax_loss
+            (line,) = ax.plot(steps, history[:, column], alpha=0.2, linewidth=0.5)
+            smooth = np.convolve(history[:, column], np.ones(window) / window, "valid")
+            ax.plot(steps[window - 1 :], smooth, color=line.get_color(), label=label)
+            ax.legend(loc="upper right")
+        ax_loss.set_ylabel("binary cross-entropy")
+        ax_acc.set(xlabel="iteration", ylabel="accuracy")
+        save_figure(fig, os.path.join(self.images, "losses.png"))
 
     def save_checkpoint(self, iteration):
-        save_checkpoint(
-            self.config["CHECKPOINT_PATH"],
-            self.models,
-            iteration,
-            self.config["ITERATIONS"],
-            self.losses,
-            self.fixed_noise,
-            kept_by_resume(self.config),
+        self.write_losses(plot=False)  # the CSV is never behind the checkpoint
+        _, keys, pos, has_gauss, gauss = np.random.get_state()  # gan.py's noise
+        arrays = dict(
+            iteration=iteration,
+            iterations=self.config["ITERATIONS"],
+            settings=json.dumps({k: self.config[k] for k in KEPT_BY_RESUME}),
+            history=np.array(self.history, "float64").reshape(-1, 3),
+            grid_noise=self.fixed_noise,
+            numpy_random_keys=keys,
+            numpy_random_rest=[pos, has_gauss, gauss],
         )
+        for name, variables in checkpointed_variables(*self.models).items():
+            for i, variable in enumerate(variables):
+                arrays[f"{name}/{i}"] = keras.ops.convert_to_numpy(variable)
+        path = self.config["CHECKPOINT_PATH"]
+        with atomic_write(path, sync=True) as temporary, open(temporary, "wb") as f:
+            np.savez(f, **arrays)
         self.saved = iteration
 
-    def plot_losses(self):
-        plot_losses(self.losses.array(), os.path.join(self.images, "losses.png"))
+    def restore_checkpoint(self, checkpoint):
+        for name, variables in checkpointed_variables(*self.models).items():
+            for i, variable in enumerate(variables):
+                value = checkpoint.get(f"{name}/{i}")
+                if value is None or value.shape != tuple(variable.shape):
+                    raise InputError(
+                        f"checkpoint {shown(self.config['CHECKPOINT_PATH'])} does not "
+                        f"fit this file's {name} (made with other layer sizes?); "
+                        "restore them, or start over with --start-over"
+                    )
+                variable.assign(value)
+        pos, has_gauss, gauss = checkpoint["numpy_random_rest"]
+        keys = checkpoint["numpy_random_keys"]
+        np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), gauss))
+        self.saved = checkpoint["iteration"]
+        self.history = [tuple(row) for row in checkpoint["history"][: self.saved + 1]]
+        self.fixed_noise = checkpoint["grid_noise"]
 
     def __exit__(self, kind, error, traceback):
         try:
             if kind is None:
                 self.finish()
         finally:
-            self.losses.close()
             for signum, handler in self.previous.items():
                 # After a run, a stop must not say that nothing was written: ignore.
                 if isinstance(handler, inputs.ExitOnStop):
@@ -463,37 +304,36 @@ class Run:
             self.models[0].save(temporary)
         self.finished = self.last + 1 >= self.config["ITERATIONS"]
         self.skipped = []
-        for name, write in [("the loss plot", self.plot_losses), ("the GIF", self.gif)]:
-            if len(self.signals) > (0 if self.finished else 1):
+        extras = [("the loss plot", self.write_losses), ("the GIF", self.gif)]
+        for name, write in extras:
+            if len(self.stop_signals) > (0 if self.finished else 1):
                 self.skipped.append(name)  # asked to hurry
             else:
                 write()
 
     def gif(self):
-        interval = self.config["SAMPLE_INTERVAL"]
-        grids = {
-            i: os.path.join(self.images, f"{i}.png")
-            for i in range(0, self.last + 1, interval)
-        }
-        path = os.path.join(self.images, "progress.gif")
-        make_progress_gif(grids, path, self.config["GIF_FRAME_MS"])
+        """The grids that exist, in order, each frame labelled with its iteration."""
+        frames = []
+        for i in range(0, self.last + 1, self.config["SAMPLE_INTERVAL"]):
+            grid = os.path.join(self.images, f"{i}.png")
+            if os.path.exists(grid):
+                frames.append(Image.open(grid).convert("L"))
+                ImageDraw.Draw(frames[-1]).text((10, 10), f"iteration {i}", fill=0)
+        options = dict(save_all=True, duration=self.config["GIF_FRAME_MS"], loop=0)
+        if frames:
+            with atomic_write(os.path.join(self.images, "progress.gif")) as temporary:
+                frames[0].save(temporary, append_images=frames[1:], **options)
 
-    def stop_report(self, resume_command):
-        """What a stopped run prints: where it stopped, what it skipped, what next."""
+    def stop_report(self, script, argv):
+        """What a stopped run prints: where it stopped, what it skipped, and the
+        command that continues it, ready to paste into the same terminal."""
         skipped = f"; skipped {' and '.join(self.skipped)}" if self.skipped else ""
         if self.finished:
             return f"Stopped while finishing, after the last iteration{skipped}."
-        return (
-            f"Stopped after iteration {self.last}{skipped}. To continue:\n"
-            f"{resume_command}"
-        )
-
-
-def resume_command(script, argv):
-    """The command that continues this run, ready to paste into the same terminal."""
-    invoked = ["python", script]  # called in-process, by a test say
-    if os.path.basename(sys.argv[0]) == script:  # interpreter, options, path as typed
-        invoked = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]
-    args = sys.argv[1:] if argv is None else argv
-    args = [a for a in args if a not in ("--resume", "--start-over")]
-    return shlex.join([*invoked, *args, "--resume"])
+        invoked = ["python", script]  # called in-process, by a test say
+        if os.path.basename(sys.argv[0]) == script:  # the interpreter, options, path
+            invoked = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]
+        args = sys.argv[1:] if argv is None else argv
+        args = [a for a in args if a not in ("--resume", "--start-over")]
+        command = shlex.join([*invoked, *args, "--resume"])
+        return f"Stopped after iteration {self.last}{skipped}. To continue:\n{command}"

@@ -21,7 +21,7 @@ import inputs
 # Before Keras loads. A Ctrl-C ends it at any time: every file it writes is written
 # aside, then renamed into place.
 if __name__ == "__main__":
-    inputs.ExitOnStop.install("stopped; its files are whole")
+    inputs.ExitOnStop("stopped; its files are whole")
 inputs.load_keras()
 import evaluate
 import gan

@@ -103,7 +103,7 @@ def test_a_batch_larger_than_the_data_is_refused_before_training(
 
 def test_resume_and_start_over_together_are_refused(no_training, capsys):
     message = main_error(["--resume", "--start-over"], capsys)
-    assert "--resume and --start-over contradict each other; pick one" in message
+    assert "argument --start-over: not allowed with argument --resume" in message
 
 
 def test_unwritable_output_folder_is_refused(no_training, capsys):

@@ -206,13 +206,13 @@ def test_a_second_ctrl_c_still_writes_the_checkpoint_and_skips_the_extras(
 ):
     cwd, reference, argv = tiny
     signal_at(monkeypatch, 3, signal.SIGINT)
-    save_checkpoint = safekeeping.save_checkpoint
+    save_checkpoint = safekeeping.Run.save_checkpoint
 
     def another_ctrl_c_meanwhile(*args):
         os.kill(os.getpid(), signal.SIGINT)  # impatient: while the checkpoint is saved
         save_checkpoint(*args)
 
-    monkeypatch.setattr(safekeeping, "save_checkpoint", another_ctrl_c_meanwhile)
+    monkeypatch.setattr(safekeeping.Run, "save_checkpoint", another_ctrl_c_meanwhile)
     status, out, err = run_main(argv, capsys)
     assert status == 130
     assert "Stopped after iteration 3; skipped the loss plot and the GIF." in out
@@ -272,7 +272,7 @@ def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
 @pytest.mark.parametrize(
     "backend, words",
     [
-        ("pytorch", "Keras cannot use the backend it was given"),
+        ("pytorch", "Keras could not load its backend (Unable to import"),
         (
             "openvino",
             "Keras could not load its backend (No module named 'openvino'); "
@@ -310,20 +310,18 @@ def test_a_second_run_in_the_folder_is_refused_and_a_killed_ones_lock_is_not(
     assert first.poll() is None  # untouched, still training
     first.kill()  # SIGKILL: no clean-up at all
     first.communicate()
-    with safekeeping.one_run_per_folder(
-        [tmp_path / "images", tmp_path / "saved_model"]
-    ):
+    with safekeeping.output_folders(tmp_path / "images", tmp_path / "saved_model"):
         pass  # the next run gets the folders
 
 
 def test_the_lock_names_the_process_that_holds_it(tmp_path):
-    with safekeeping.one_run_per_folder([tmp_path]):
+    with safekeeping.output_folders(tmp_path):
         with pytest.raises(
             inputs.InputError, match=f"another run \\(process {os.getpid()}"
         ):
-            with safekeeping.one_run_per_folder([tmp_path]):
+            with safekeeping.output_folders(tmp_path):
                 pass
-    with safekeeping.one_run_per_folder([tmp_path]):  # released
+    with safekeeping.output_folders(tmp_path):  # released
         pass
 
 
@@ -367,7 +365,7 @@ def test_after_a_finished_run_resume_has_nothing_to_do_and_a_rerun_runs(
 def test_a_failed_write_keeps_the_old_file_and_removes_the_partial(tmp_path):
     path = tmp_path / "generator.keras"
     path.write_text("the last good one")
-    with pytest.raises(safekeeping.WriteError) as error:
+    with pytest.raises(inputs.InputError) as error:
         with safekeeping.atomic_write(path) as temporary:
             with open(temporary, "w") as f:
                 f.write("half of a new one")
