@@ -236,13 +236,11 @@ def add_mnist_path(parser):
     parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
 
 
-def mnist_path(args, default=None):
-    """(path, source): the MNIST file the user named (--mnist-path, else `default`,
-    else $MNIST_PATH; empty means download), and where they named it, for the fix."""
+def mnist_path(args, default):
+    """(path, source): the MNIST file named by --mnist-path, else `default` (gan.py's
+    MNIST_PATH; empty means download), and where it was named, for the fix."""
     if args.mnist_path:
         return args.mnist_path, "--mnist-path"
-    if default is None:
-        default = os.environ.get("MNIST_PATH", "")
     return default, "MNIST_PATH"
 
 
@@ -285,7 +283,8 @@ def read_mnist(path, source="MNIST_PATH", splits=("train",), labels=False):
     layout, each checked; from keras.datasets.mnist.load_data() when path is empty.
     `source` names where the path came from (MNIST_PATH or --mnist-path), for the fix.
     """
-    keys = [f"{xy}_{split}" for xy in ("xy" if labels else "x") for split in splits]
+    keys = [f"x_{split}" for split in splits]
+    keys += [f"y_{split}" for split in splits] if labels else []
     name = f"MNIST file {shown(path)}" if path else "keras.datasets.mnist"
     if path:
         fix = f"download it again or fix {source}"

@@ -115,10 +115,8 @@ def checkpointed_variables(generator, discriminator, combined):
 
 def read_checkpoint(path):
     """The checkpoint's arrays; iteration and iterations as ints, settings a dict."""
-    keys = ("iteration", "iterations")
-    checkpoint = inputs.read_npz(
-        path, "checkpoint", "start over with --start-over", keys
-    )
+    keys, fix = ("iteration", "iterations"), "start over with --start-over"
+    checkpoint = inputs.read_npz(path, "checkpoint", fix, keys)
     for key in keys:
         checkpoint[key] = int(checkpoint[key])
     checkpoint["settings"] = json.loads(str(checkpoint.get("settings", "{}")))

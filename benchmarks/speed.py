@@ -116,7 +116,7 @@ def add_shared_flags(parser, min_repeats=1):
 
 
 def mnist_file(args):
-    path, source = inputs.mnist_path(args)
+    path, source = inputs.mnist_path(args, os.environ.get("MNIST_PATH", ""))
     if not path:
         raise inputs.InputError(
             "no MNIST file: set MNIST_PATH or --mnist-path to a local mnist.npz in "
