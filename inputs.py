@@ -16,8 +16,7 @@ import numpy as np
 
 
 class InputError(SystemExit):
-    """Bad input, or a folder or disk that fails a run: one sentence that says what
-    to fix."""
+    """Bad input, or a folder or disk that fails a run: one sentence on what to fix."""
 
     def __init__(self, sentence):
         super().__init__(f"{program()}: error: {sentence}")
@@ -83,11 +82,10 @@ def load_keras():
         with quiet_stderr():
             import keras
     except (ImportError, ValueError) as err:  # ValueError: an unknown KERAS_BACKEND
-        name = getattr(err, "name", None)
+        fix = f"`pip install {err.name}`, or " if getattr(err, "name", None) else ""
         raise InputError(
-            f"Keras could not load its backend ({err}); "
-            + (f"`pip install {name}`, or " if name else "")
-            + "set KERAS_BACKEND to one that is installed: tensorflow, jax or torch"
+            f"Keras could not load its backend ({err}); {fix}set KERAS_BACKEND to one "
+            "that is installed: tensorflow, jax or torch"
         ) from None
     if keras_version() < (3, 8):  # 3.6 and 3.7 break when `combined` is compiled
         raise InputError(
@@ -307,7 +305,7 @@ def read_mnist(path, source="MNIST_PATH", splits=("train",), labels=False):
                 f"{name} has x_{split} of shape {x.shape} and dtype {x.dtype}; "
                 "expected (N, 28, 28) uint8 pixels in 0..255"
             )
-        y = arrays[f"y_{split}"] if labels else None
+        y = arrays.get(f"y_{split}")  # checked where labels are asked for
         if labels and (y.shape != (len(x),) or not set(np.unique(y)) <= set(range(10))):
             raise InputError(
                 f"{name} has y_{split} of shape {y.shape} and dtype {y.dtype}; "
