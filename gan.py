@@ -211,7 +211,8 @@ def train(x_train, config, checkpoint=None):
                     % (iteration, d_loss, 100 * d_acc, g_loss)
                 )
                 sample_images(generator, iteration, grid_noise)
-                run.write_losses()  # losses.csv and losses.png
+                run.write_csv()
+                run.plot_losses()
             if (iteration + 1) % config["CHECKPOINT_INTERVAL"] == 0 or run.stop_signals:
                 run.save_checkpoint(iteration)
             if run.stop_signals:

@@ -6,6 +6,7 @@ raised before anything trains. It is a SystemExit, so uncaught it ends the scrip
 
 import argparse
 import contextlib
+import functools
 import importlib
 import os
 import signal
@@ -94,6 +95,7 @@ def load_keras():
         )
 
 
+@functools.cache  # train_on_batch asks at every step
 def keras_version():
     """(3, 15) for Keras 3.15.1, once loaded."""
     return tuple(int(n) for n in sys.modules["keras"].__version__.split(".")[:2])

@@ -220,15 +220,15 @@ class Run:
             sys.stdout.write("\r\033[K")  # the log line replaces the bar
         print(line, flush=True)
 
-    def write_losses(self, plot=True):
-        """losses.csv, and its plot: raw values faint, a moving average on top."""
+    def write_csv(self):
         path = os.path.join(self.images, "losses.csv")
         with atomic_write(path) as temporary, open(temporary, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(("iteration", "d_loss", "d_accuracy", "g_loss"))
             writer.writerows((i, *row) for i, row in enumerate(self.history))
-        if not plot:
-            return
+
+    def plot_losses(self):
+        """Raw values faint, a moving average on top."""
         history = np.array(self.history, "float64").reshape(-1, 3)
         steps = np.arange(len(history))
         window = max(1, len(history) // 100)
@@ -244,7 +244,7 @@ class Run:
         save_figure(fig, os.path.join(self.images, "losses.png"))
 
     def save_checkpoint(self, iteration):
-        self.write_losses(plot=False)  # the CSV is never behind the checkpoint
+        self.write_csv()  # never behind the checkpoint
         _, keys, pos, has_gauss, gauss = np.random.get_state()  # gan.py's noise
         arrays = dict(
             iteration=iteration,
@@ -302,7 +302,7 @@ class Run:
             self.models[0].save(temporary)
         self.finished = self.last + 1 >= self.config["ITERATIONS"]
         self.skipped = []
-        extras = [("the loss plot", self.write_losses), ("the GIF", self.gif)]
+        extras = [("the loss plot", self.plot_losses), ("the GIF", self.gif)]
         for name, write in extras:
             if len(self.stop_signals) > (0 if self.finished else 1):
                 self.skipped.append(name)  # asked to hurry

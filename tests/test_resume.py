@@ -169,7 +169,7 @@ def models_and_checkpoint(tmp_path, monkeypatch):
 def test_a_write_killed_midway_leaves_the_last_checkpoint_loadable(
     models_and_checkpoint, monkeypatch
 ):
-    models, run = models_and_checkpoint
+    _, run = models_and_checkpoint
 
     def dies_midway(f, **arrays):
         f.write(b"PK\x03\x04 half a checkpoint")
