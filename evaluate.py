@@ -17,13 +17,13 @@ the table. What it runs on and its progress go to stderr, the figures to stdout.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
 
+import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
-
-import inputs
 
 # Before Keras loads. A Ctrl-C ends it at any time: every file it writes is written
 # aside, then renamed into place.
@@ -67,9 +67,12 @@ CLASSIFIER_BATCH_SIZE = 128
 MIN_TEST_ACCURACY = 0.99
 FEATURES_LAYER = "features"  # the penultimate layer: what the Frechet distance compares
 NUM_CLASSES = 10
+MIN_CLASSIFIER_SIZE = 10  # pixels a side: what its two convolutions and poolings need
 COVERAGE = 0.01  # a class counts as covered when it gets at least 1% of the samples
 PREDICT_BATCH = 500  # images per call of the generator or the classifier
 NEIGHBOUR_BATCH = 500  # queries per matrix product: 500 x 60,000 float32 is 120 MB
+
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # a folder: its name
 
 # Goodfellow et al. (2014), Table 1, MNIST: Parzen log-likelihood and standard error.
 PAPER_TABLE_1 = {
@@ -89,22 +92,49 @@ def log(message):
 # the generator under test
 
 
-def load_mnist(path, source="MNIST_PATH"):
-    """{"x_train", "y_train", "x_test", "y_test"} as uint8 arrays, all 60,000 training
-    images: the Parzen protocol picks sigma on training images 50,000-50,999."""
-    mnist = inputs.read_mnist(path, source, splits=("train", "test"), labels=True)
-    if (n_train := len(mnist["x_train"])) < VALIDATION.stop:
-        where = inputs.shown(path) if path else "keras.datasets.mnist"
+def run_settings(generator_path):
+    """(DATA, IMG_SHAPE) of the run that saved the generator, from the checkpoint
+    gan.py writes beside it; gan.py's constants where there is none."""
+    path = os.path.join(os.path.dirname(generator_path), "checkpoint.npz")
+    saved = (
+        safekeeping.read_checkpoint(path)["settings"] if os.path.isfile(path) else {}
+    )
+    return saved.get("DATA", gan.DATA), tuple(saved.get("IMG_SHAPE", gan.IMG_SHAPE))
+
+
+def load_data(data, shape, path="", source=""):
+    """inputs.read_data's training and test images, with labels where the data have
+    them; a folder's training images in a fixed shuffled order (seed 0). Keras's
+    datasets must hold all 60,000: the Parzen protocol picks sigma on training
+    images 50,000-50,999."""
+    arrays = inputs.read_data(data, shape, path, source, ("train", "test"), True)
+    n_train = len(arrays["x_train"])
+    if data not in inputs.KERAS_DATASETS:  # sorted by class: held_out's slices need
+        order = np.random.default_rng(0).permutation(n_train)  # a mix of them all
+        arrays.update(
+            {k: arrays[k][order] for k in ("x_train", "y_train") if k in arrays}
+        )
+    if data in inputs.KERAS_DATASETS and n_train < VALIDATION.stop:
+        where = inputs.shown(path) if path else f"keras.datasets.{data}"
         raise InputError(
-            f"MNIST file {where} has {n_train} training images; the Parzen protocol "
+            f"{data} file {where} has {n_train} training images; the Parzen protocol "
             f"needs all 60,000 (it picks sigma on indices 50,000-50,999), so fix "
             f"{source}"
         )
-    return mnist
+    return arrays
+
+
+def held_out(n):
+    """(the real row, the classifier's images, sigma's validation images) among n
+    training images: MNIST's slices for 60,000, the same shares of fewer."""
+    if n >= VALIDATION.stop:
+        return REAL_SAMPLES, CLASSIFIER_IMAGES, VALIDATION
+    sixth = n // 6
+    return slice(0, sixth), slice(sixth, None), slice(5 * sixth, 5 * sixth + 1000)
 
 
 def to_unit_interval(images, dtype="float64"):
-    """uint8 images -> rows of 784 pixels in [0, 1] (float64: the paper's scaling)."""
+    """uint8 images -> rows of pixels in [0, 1] (float64: the paper's scaling)."""
     return images.reshape(len(images), -1).astype(dtype) / np.array(255, dtype)
 
 
@@ -124,13 +154,13 @@ def load_model(path, refusal, fix, check=lambda model: None):
     return model
 
 
-def load_generator(path):
-    """The Keras model at path, checked to map (LATENT_DIM,) noise to 28x28x1 images."""
+def load_generator(path, shape=gan.IMG_SHAPE):
+    """The Keras model at path, checked to map (LATENT_DIM,) noise to `shape` images."""
     fix = "train one with `python gan.py` or pass the path of a generator.keras"
     inputs.check_readable_file(path, "generator file", fix)
     damaged = f"generator file {inputs.shown(path)} is damaged or not a Keras model"
     generator = load_model(path, damaged, "pass the generator.keras that gan.py saves")
-    expected_in, expected_out = (None, gan.LATENT_DIM), (None, *gan.IMG_SHAPE)
+    expected_in, expected_out = (None, gan.LATENT_DIM), (None, *shape)
     try:
         shape_in, shape_out = generator.input_shape, generator.output_shape
     except (AttributeError, ValueError, RuntimeError):
@@ -151,7 +181,7 @@ def latent_points(n, seed):
 
 
 def images_from_noise(generator, noise):
-    """The generator's images of these latent points as rows of 784 pixels in [0, 1],
+    """The generator's images of these latent points as rows of pixels in [0, 1],
     float64, PREDICT_BATCH at a time in inference mode (BatchNorm's moving statistics):
     a plain call, as predict() spends a second tracing a function."""
     starts = range(0, len(noise), PREDICT_BATCH)
@@ -209,8 +239,8 @@ def parzen_score(centres, validation, test):
 # The digit classifier (a small convnet, trained once and cached) and its figures
 
 
-def build_classifier():
-    images = keras.Input(shape=gan.IMG_SHAPE)
+def build_classifier(shape=gan.IMG_SHAPE, num_classes=NUM_CLASSES):
+    images = keras.Input(shape=shape)
     x = layers.Conv2D(32, 3, activation="relu")(images)
     x = layers.MaxPooling2D()(x)
     x = layers.Conv2D(64, 3, activation="relu")(x)
@@ -219,23 +249,17 @@ def build_classifier():
     x = layers.Dropout(0.25)(x)
     x = layers.Dense(128, activation="relu", name=FEATURES_LAYER)(x)
     x = layers.Dropout(0.5)(x)
-    probabilities = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    probabilities = layers.Dense(num_classes, activation="softmax")(x)
     classifier = keras.Model(images, probabilities, name="mnist_classifier")
     classifier.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return classifier
 
 
-def check_classifier(model):
-    model.get_layer(FEATURES_LAYER)  # a ValueError where it has none
-    if model.output_shape != (None, NUM_CLASSES):
-        raise ValueError(f"output shape {model.output_shape}")
-
-
-def train_classifier(x_train, y_train):
+def train_classifier(x_train, y_train, num_classes=NUM_CLASSES):
     keras.utils.set_random_seed(CLASSIFIER_SEED)
-    classifier = build_classifier()
+    classifier = build_classifier(x_train.shape[1:], num_classes)
     log(f"Training the digit classifier: {CLASSIFIER_EPOCHS} epochs, then cached.")
-    images = to_unit_interval(x_train, "float32").reshape(-1, *gan.IMG_SHAPE)
+    images = to_unit_interval(x_train, "float32").reshape(x_train.shape)
     progress = 1 if sys.stderr.isatty() else 2  # a log file gets one line an epoch
     # Keras's progress bar writes to stdout, which belongs to the figures.
     with contextlib.redirect_stdout(sys.stderr):
@@ -245,17 +269,35 @@ def train_classifier(x_train, y_train):
     return classifier
 
 
-def load_or_train_classifier(mnist, path=CLASSIFIER_PATH):
-    """The cached classifier at path; trained on the CLASSIFIER_IMAGES of MNIST's
-    training images, and saved there, first if missing."""
+def classifier_path(data, shape, arrays):
+    """Where the classifier of these data is cached: MNIST's under its old name, any
+    other's under a name that changes with the data, their classes and shape."""
+    if (data, shape) == ("mnist", (28, 28, 1)):
+        return CLASSIFIER_PATH
+    key = repr((data, shape, len(arrays["x_train"]), arrays["classes"]))
+    name = f"classifier_{hashlib.sha1(key.encode()).hexdigest()[:10]}.keras"
+    return os.path.join(gan.MODEL_DIR, name)
+
+
+def load_or_train_classifier(data, path=CLASSIFIER_PATH):
+    """The cached classifier at path; trained on the classifier's share of the
+    training images (held_out) and saved there, first if missing."""
+    num_classes = len(data.get("classes", range(NUM_CLASSES))) if data else NUM_CLASSES
+
+    def check(model):
+        model.get_layer(FEATURES_LAYER)  # a ValueError where it has none
+        if model.output_shape != (None, num_classes):
+            raise ValueError(f"output shape {model.output_shape}")
+
     if os.path.exists(path):
         bad = f"cached classifier {inputs.shown(path)} is not this script's classifier"
         fix = "delete it and run again to retrain it"
-        return load_model(path, bad, fix, check_classifier)
+        return load_model(path, bad, fix, check)
     # Before the minutes of training, not after: the cache's folder must take it.
     inputs.make_output_dirs([os.path.dirname(path) or "."])
-    part = CLASSIFIER_IMAGES
-    classifier = train_classifier(mnist["x_train"][part], mnist["y_train"][part])
+    x_train, y_train = data["x_train"], data["y_train"]
+    part = held_out(len(x_train))[1]
+    classifier = train_classifier(x_train[part], y_train[part], num_classes)
     # Written beside and renamed into place: an interrupted save never leaves a
     # half-written file that the next run would take for the cache.
     with safekeeping.atomic_write(path) as temporary:
@@ -268,7 +310,7 @@ def classifier_outputs(classifier, images):
     """(penultimate features, class probabilities) for rows of pixels in [0, 1]."""
     features = classifier.get_layer(FEATURES_LAYER).output
     both = keras.Model(classifier.inputs, [features, classifier.output])
-    images = np.asarray(images, "float32").reshape(-1, *gan.IMG_SHAPE)
+    images = np.asarray(images, "float32").reshape(-1, *classifier.input_shape[1:])
     outputs = both.predict(images, batch_size=PREDICT_BATCH, verbose=0)
     return tuple(np.asarray(x, "float64") for x in outputs)
 
@@ -308,9 +350,9 @@ def class_balance(probabilities):
     """Of the histogram of the images' most probable classes: how many digits get at
     least COVERAGE of the images (10: no missing mode), and its KL divergence from
     uniform in nats (0 when balanced, log(10) = 2.30 for one digit)."""
-    predicted = np.argmax(probabilities, axis=1)
-    h = np.bincount(predicted, minlength=NUM_CLASSES) / len(predicted)
-    kl = float(np.sum(h[h > 0] * np.log(h[h > 0] * NUM_CLASSES)))
+    predicted, n_classes = np.argmax(probabilities, axis=1), probabilities.shape[1]
+    h = np.bincount(predicted, minlength=n_classes) / len(predicted)
+    kl = float(np.sum(h[h > 0] * np.log(h[h > 0] * n_classes)))
     return {"classes_covered": int(np.sum(h >= COVERAGE)), "kl_uniform": kl}
 
 
@@ -355,46 +397,73 @@ def memorization(samples, train, test):
 
 
 def score(samples, validation, test, classifier, test_features):
-    """All seven figures for one set of samples (rows of pixels in [0, 1])."""
-    features, probabilities = classifier_outputs(classifier, samples)
-    return {
-        **parzen_score(samples, validation, test),
-        "classifier_score": classifier_score(probabilities),
-        "fid": frechet_distance(features, test_features),
-        **class_balance(probabilities),
-    }
+    """The figures for one set of samples (rows of pixels in [0, 1]) that the data
+    allow: Parzen's with test images, the classifier's with a classifier, FID with
+    both."""
+    figures = {} if test is None else parzen_score(samples, validation, test)
+    if classifier is not None:
+        features, probabilities = classifier_outputs(classifier, samples)
+        figures["classifier_score"] = classifier_score(probabilities)
+        if test is not None:
+            figures["fid"] = frechet_distance(features, test_features)
+        figures.update(class_balance(probabilities))
+    return figures
 
 
-def evaluate(generator, classifier, mnist, seed=SEED):
-    """Every figure for the generator's N_SAMPLES samples (noise seed `seed`), and for
-    the real row, the training images mnist["x_train"][REAL_SAMPLES] in their place;
-    sigma is picked on the training images mnist["x_train"][VALIDATION]."""
-    x_train, x_test = mnist["x_train"], mnist["x_test"]
-    test = to_unit_interval(x_test)
-    test_features, test_probabilities = classifier_outputs(classifier, test)
-    accuracy = float(np.mean(np.argmax(test_probabilities, axis=1) == mnist["y_test"]))
-    log(f"Classifier test accuracy: {accuracy:.2%}.")
-    if accuracy < MIN_TEST_ACCURACY:
-        log(
-            f"WARNING: THE CLASSIFIER IS BELOW {MIN_TEST_ACCURACY:.0%} TEST ACCURACY: "
-            f"its figures are not trustworthy. Delete {CLASSIFIER_PATH}, raise "
-            "CLASSIFIER_EPOCHS and run again."
+def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
+    """Every figure that the data allow for the generator's N_SAMPLES samples (noise
+    seed `seed`), and for the real row, training images (held_out) in their place;
+    sigma is picked on other training images (held_out). Without test images or
+    labels (classifier None) the figures that need them are left out, and said so."""
+    x_train, x_test = data["x_train"], data.get("x_test")
+    real_part, classifier_part, validation = held_out(len(x_train))
+    real = to_unit_interval(x_train[real_part])
+    test = test_features = accuracy = None
+    left_out = []
+    if x_test is None:
+        left_out.append("no test images: Parzen, FID and memorization left out")
+    else:
+        test = to_unit_interval(x_test)
+    if classifier is None:
+        why = "no labels" if "classes" not in data else "images too small for it"
+        left_out.append(
+            f"{why}: the classifier's figures (score, FID, classes) left out"
         )
-    against = (to_unit_interval(x_train[VALIDATION]), test, classifier, test_features)
+    else:  # its accuracy on images it never saw: the test images, else the real row
+        seen, labels = (
+            (real, data["y_train"][real_part])
+            if test is None
+            else (test, data["y_test"])
+        )
+        features, probabilities = classifier_outputs(classifier, seen)
+        test_features = None if test is None else features
+        accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
+        log(f"Classifier test accuracy: {accuracy:.2%}.")
+        if name == "mnist" and accuracy < MIN_TEST_ACCURACY:
+            log(
+                f"WARNING: THE CLASSIFIER IS BELOW {MIN_TEST_ACCURACY:.0%} TEST "
+                f"ACCURACY: its figures are not trustworthy. Delete {CLASSIFIER_PATH}, "
+                "raise CLASSIFIER_EPOCHS and run again."
+            )
+    against = (to_unit_interval(x_train[validation]), test, classifier, test_features)
     log(f"Scoring {N_SAMPLES:,} generated samples (noise seed {seed}).")
     samples = images_from_noise(generator, latent_points(N_SAMPLES, seed))
     figures = score(samples, *against)
-    real_name = slice_name(REAL_SAMPLES)
+    real_name = slice_name(real_part)
     log(f"Scoring the real row: {real_name} in the samples' place.")
-    real = to_unit_interval(x_train[REAL_SAMPLES])
     figures["real"] = {"images": real_name, **score(real, *against)}
-    log(f"Measuring the distance to the nearest of {len(x_train):,} training images.")
-    train = to_unit_interval(x_train, "float32")
-    figures["memorization"] = memorization(samples, train, test)
-    figures.update(seed=seed, n_samples=N_SAMPLES, n_test=len(test), n_train=len(train))
-    figures.update(classifier_images=slice_name(CLASSIFIER_IMAGES))
-    figures.update(classifier_test_accuracy=accuracy, paper_table_1=dict(PAPER_TABLE_1))
-    return figures
+    if test is not None:
+        n_train = len(x_train)
+        log(f"Measuring the distance to the nearest of {n_train:,} training images.")
+        train = to_unit_interval(x_train, "float32")
+        figures["memorization"] = memorization(samples, train, test)
+    n_test = 0 if test is None else len(test)
+    figures.update(seed=seed, n_samples=N_SAMPLES, n_test=n_test, n_train=len(x_train))
+    figures.update(classifier_images=slice_name(classifier_part))
+    figures.update(classifier_test_accuracy=accuracy)
+    if name == "mnist":
+        figures["paper_table_1"] = dict(PAPER_TABLE_1)
+    return {**figures, "data": name, "left_out": left_out}
 
 
 # -----------------------------------------------------------------------------
@@ -402,35 +471,57 @@ def evaluate(generator, classifier, mnist, seed=SEED):
 
 
 def format_table(figures, generator_path):
-    def row(name, f):
-        return (
-            f"| {name} | {f['parzen_ll']:.1f} +- {f['parzen_se']:.1f} "
-            f"| {f['parzen_sigma']:.3f} | {f['classifier_score']:.2f} | {f['fid']:.2f} "
-            f"| {f['classes_covered']} | {f['kl_uniform']:.3f} |"
-        )
+    def cell(f, key, form):
+        return format(f[key], form) if key in f else ""
 
-    real_name, copying = figures["real"]["images"], figures["memorization"]
-    lines = [
+    def row(name, f):
+        parzen = (
+            f"{f['parzen_ll']:.1f} +- {f['parzen_se']:.1f}" if "parzen_ll" in f else ""
+        )
+        cells = [("parzen_sigma", ".3f"), ("classifier_score", ".2f"), ("fid", ".2f")]
+        cells += [("classes_covered", "d"), ("kl_uniform", ".3f")]
+        return f"| {name} | {parzen} | " + " | ".join(cell(f, *c) for c in cells) + " |"
+
+    data = figures.get("data", "mnist")
+    title = TITLES.get(data) or os.path.basename(data)
+    real_name, accuracy = figures["real"]["images"], figures["classifier_test_accuracy"]
+    learned = f" (it learned {figures['classifier_images']})"
+    seen = "" if accuracy is None else f", which the classifier never saw{learned}"
+    intro = (
         f"Samples: {figures['n_samples']:,} from {generator_path} (noise seed "
-        f"{figures['seed']}). Real row: the training images {real_name} in their "
-        f"place, which the classifier never saw (it learned "
-        f"{figures['classifier_images']}). Both are scored against the "
-        f"{figures['n_test']:,} MNIST test images; the classifier's test accuracy is "
-        f"{100 * figures['classifier_test_accuracy']:.2f}%.",
+        f"{figures['seed']}). Real row: the training images {real_name}"
+        f"{'' if data in TITLES else ' (shuffled, seed 0)'} in their place{seen}."
+    )
+    if figures["n_test"]:
+        intro += (
+            f" Both are scored against the {figures['n_test']:,} {title} test images"
+        )
+        if accuracy is not None:
+            intro += f"; the classifier's test accuracy is {100 * accuracy:.2f}%"
+        intro += "."
+    elif accuracy is not None:
+        intro += f" The classifier's accuracy on the real row is {100 * accuracy:.2f}%."
+    lines = [
+        intro,
         "",
         "| Model | Parzen log-likelihood | sigma | Classifier score | FID "
         "| Classes covered | KL from uniform |",
         "|---|---|---|---|---|---|---|",
         row("This generator", figures),
-        row(f"Real MNIST ({real_name})", figures["real"]),
+        row(f"Real {title} ({real_name})", figures["real"]),
     ]
-    for name, (ll, se) in PAPER_TABLE_1.items():
+    for name, (ll, se) in figures.get("paper_table_1", {}).items():
         lines.append(f"| {name} (Goodfellow et al. 2014) | {ll} +- {se} | | | | | |")
+    lines += figures.get("left_out", [])
+    copying = figures.get("memorization")
+    if copying is None:
+        return "\n".join(lines)
+    unseen = "digits" if data == "mnist" else "images"
     lines += [
         "",
         "Memorization: the median L2 distance (pixels in [0, 1]) from each image to "
         f"its nearest of the {figures['n_train']:,} training images; a ratio near or "
-        "above 1 means no closer than unseen digits, well below 1 means copying.",
+        f"above 1 means no closer than unseen {unseen}, well below 1 means copying.",
         "",
         "| Memorization | samples | test images | ratio |",
         "|---|---|---|---|",
@@ -445,11 +536,21 @@ def format_table(figures, generator_path):
 
 
 def add_generator_arguments(parser):
-    """GENERATOR, --seed and --mnist-path: evaluate.py's and sample.py's arguments."""
+    """GENERATOR, --seed, --data and the datasets' paths: evaluate.py's and
+    sample.py's arguments."""
     add, seed = parser.add_argument, inputs.flag_type("SEED")
     add("generator", nargs="?", default=GENERATOR_PATH, help="default %(default)s")
     add("--seed", type=seed, default=SEED, help="noise seed (default %(default)s)")
-    inputs.add_mnist_path(parser)
+    add("--data", help="the run's DATA (default: its checkpoint's, else gan.py's)")
+    inputs.add_dataset_paths(parser)
+
+
+def run_data(args):
+    """(DATA, IMG_SHAPE, path, source) of the generator's run; --data overrides."""
+    data, shape = run_settings(args.generator)
+    data = args.data or data
+    inputs.check_data(data)
+    return (data, shape, *inputs.dataset_path(args, data, vars(gan)))
 
 
 def parse_args(argv=None):
@@ -462,11 +563,15 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     # The cheap checks first: a wrong path fails in a second, not after training.
-    generator = load_generator(args.generator)
-    mnist = load_mnist(*inputs.mnist_path(args, gan.MNIST_PATH))
+    data, shape, path, source = run_data(args)
+    generator = load_generator(args.generator, shape)
+    arrays = load_data(data, shape, path, source)
     log(inputs.platform_line())  # "is my GPU used?", as gan.py says it
-    classifier = load_or_train_classifier(mnist)
-    figures = evaluate(generator, classifier, mnist, args.seed)
+    classifier = None
+    if "classes" in arrays and min(shape[:2]) >= MIN_CLASSIFIER_SIZE:
+        cache = classifier_path(data, shape, arrays)
+        classifier = load_or_train_classifier(arrays, cache)
+    figures = evaluate(generator, classifier, arrays, args.seed, data)
     if args.json:
         print(json.dumps({"generator": args.generator, **figures}, indent=2))
     else:

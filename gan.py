@@ -3,16 +3,17 @@
 A faithful port of eriklindernoren's Keras-GAN `gan/gan.py`: the same networks, the
 same optimizer, the same training loop, made correct on Keras 3 (README.md, "What
 changed from the original, and why"). Run it with `python gan.py`; tune it by editing
-the constants below or, for one run, with flags (`python gan.py --help`). Watch
-`images/*.png`. What keeps a run safe and watchable is in inputs.py and safekeeping.py.
+the constants below or, for one run, with flags (`python gan.py --help`); DATA and
+IMG_SHAPE point it at Fashion-MNIST or a folder of your own pictures, grey or colour.
+Watch `images/*.png`. What keeps a run safe and watchable is in inputs.py and
+safekeeping.py.
 """
 
 import os
 import sys
 
+import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
-
-import inputs
 
 if __name__ == "__main__":  # until the run's own handlers: nothing is written yet
     inputs.ExitOnStop("stopped while starting; nothing was written")
@@ -20,16 +21,18 @@ inputs.load_keras()  # quietly; a missing backend or a too old Keras is one sent
 import keras
 from keras import layers
 
-import safekeeping  # first: it picks matplotlib's file-only backend
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
+
+import safekeeping
 
 # -----------------------------------------------------------------------------
 # Constants: every knob of a run. Flags override some of them for one run.
+DATA = "mnist"  # or "fashion_mnist" (Keras's datasets), or a folder of your images
 ITERATIONS = 30001  # the original calls these "epochs": each is one batch per phase
 BATCH_SIZE = 32
 SAMPLE_INTERVAL = 500  # print losses and save a grid every this many iterations
 LATENT_DIM = 100
-IMG_SHAPE = (28, 28, 1)
+IMG_SHAPE = (28, 28, 1)  # (height, width, channels: 1 grey, 3 colour); data fit it
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 SEED = 1337
@@ -44,18 +47,20 @@ CHECKPOINT_PATH = os.path.join(MODEL_DIR, "checkpoint.npz")
 # where it makes these small steps about 20% faster; JAX compiles anyway, and torch
 # stays eager, as Keras leaves it.
 JIT_COMPILE = keras.backend.backend() != "torch"
-# A local mnist.npz in Keras's layout; empty means keras.datasets.mnist.load_data().
+# Keras's datasets offline: a local .npz in Keras's layout; empty means download.
 MNIST_PATH = os.environ.get("MNIST_PATH", "")
+FASHION_MNIST_PATH = os.environ.get("FASHION_MNIST_PATH", "")
 
 # -----------------------------------------------------------------------------
 # Data
 
 
-def load_mnist(path=MNIST_PATH, source="MNIST_PATH"):
-    """MNIST training images scaled to [-1, 1], shape (60000, 28, 28, 1), float32."""
-    x_train = inputs.read_mnist(path, source)["x_train"]
+def load_images(data=DATA, path="", source=""):
+    """The training images of `data` (inputs.read_data: Keras's dataset, from the .npz
+    at `path` if given, or a folder), fitted to IMG_SHAPE and scaled to [-1, 1]."""
+    x_train = inputs.read_data(data, IMG_SHAPE, path, source)["x_train"]
     # float32 once, up front and in place (no float64 copies): the loop only indexes it.
-    x_train = x_train.astype("float32")[..., np.newaxis]
+    x_train = x_train.astype("float32")
     x_train /= 127.5
     x_train -= 1.0
     return x_train
@@ -67,7 +72,7 @@ def sample_noise(n):
 
 
 # -----------------------------------------------------------------------------
-# Generator: z -> 28x28x1 image in [-1, 1]
+# Generator: z -> image of IMG_SHAPE (28x28x1 for MNIST) in [-1, 1]
 
 
 def build_generator():
@@ -170,7 +175,7 @@ def train_iteration(generator, discriminator, combined, x_train, batch_size):
 
 
 # -----------------------------------------------------------------------------
-# Sampling: a 5x5 grid of generated digits
+# Sampling: a 5x5 grid of generated images
 
 
 def sample_images(generator, iteration, noise=None):
@@ -178,9 +183,12 @@ def sample_images(generator, iteration, noise=None):
     if noise is None:
         noise = sample_noise(GRID_ROWS * GRID_COLS)
     images = 0.5 * generator.predict_on_batch(noise) + 0.5  # [-1, 1] -> [0, 1]
-    fig, axs = plt.subplots(GRID_ROWS, GRID_COLS, squeeze=False)  # 2-D, even 1 x 1
+    images = np.clip(images, 0, 1)  # float32 tanh can overshoot by 1e-7
+    fig = Figure()
+    axs = fig.subplots(GRID_ROWS, GRID_COLS, squeeze=False)  # 2-D, even 1 x 1
     for ax, image in zip(axs.flat, images):
-        ax.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1)
+        image = image if image.shape[-1] == 3 else image[:, :, 0]  # colour or grey
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
         ax.axis("off")
     safekeeping.save_figure(fig, os.path.join(IMAGES_DIR, f"{iteration}.png"))
 
@@ -226,12 +234,14 @@ def main(argv=None):
     inputs.check_config(config)  # bad input raises InputError: one sentence, exit 1
     with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):  # one run at a time
         checkpoint = safekeeping.checkpoint_to_continue(config, args)  # or None
-        x_train = load_mnist(*inputs.mnist_path(args, config["MNIST_PATH"]))
+        path, source = inputs.dataset_path(args, config["DATA"], config)
+        x_train = load_images(config["DATA"], path, source)
         inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
         run = train(x_train, config, checkpoint)
     if run.stop_signals:
-        print(run.stop_report("gan.py", argv))
-        sys.exit(128 + run.stop_signals[0])  # 130 after Ctrl-C, 143 after SIGTERM
+        run.print(run.stop_report("gan.py", argv))
+        if not inputs.ipython():  # a notebook's cell ends without an error
+            sys.exit(128 + run.stop_signals[0])  # 130 after Ctrl-C, 143 after SIGTERM
 
 
 if __name__ == "__main__":

@@ -7,13 +7,13 @@ raised before anything trains. It is a SystemExit, so uncaught it ends the scrip
 import argparse
 import contextlib
 import functools
+import glob
 import importlib
 import os
 import signal
 import sys
 import tempfile
-
-import numpy as np
+import time
 
 
 class InputError(SystemExit):
@@ -31,6 +31,21 @@ def program():
     return os.path.basename(sys.argv[0]) or "python"
 
 
+def check_python():
+    """Python 3.9 and older are past their end of life; 3.10 to 3.13 are tested."""
+    if sys.version_info < (3, 10):
+        found = ".".join(map(str, sys.version_info[:3]))
+        raise InputError(
+            f"Python {found} is running this script, which needs Python 3.10 or "
+            "newer (3.10 to 3.13 are tested); run it with python3.10 or newer"
+        )
+
+
+check_python()  # on import, before NumPy: the scripts import inputs first
+import numpy as np
+from PIL import Image
+
+
 def shown(path):
     """A path as the user can find it: relative ones with the folder they resolve in."""
     path = os.fspath(path)
@@ -39,12 +54,19 @@ def shown(path):
 
 # -----------------------------------------------------------------------------
 # Start-up: before Keras loads, which takes seconds
+def ipython():
+    """The IPython shell (a notebook's kernel, say) running this with %run, or None."""
+    return "IPython" in sys.modules and sys.modules["IPython"].get_ipython()
+
+
 class ExitOnStop:
     """A signal handler for a script's first seconds: Ctrl-C or SIGTERM ends it at
     once with `message`, until the script installs handlers of its own."""
 
     def __init__(self, message):  # installs itself
         self.message = message
+        if ipython():
+            return  # %run in a notebook: its interrupt stays the kernel's
         for signum in (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` left it
                 signal.signal(signum, self)
@@ -146,6 +168,7 @@ WHOLE_NUMBERS = {
     "GIF_FRAME_MS": (1, 60_000),
 }
 FLAGS = ("ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "SEED")
+FLAGS += ("DATA",)
 
 
 def parse_args(constants, argv=None):
@@ -154,18 +177,24 @@ def parse_args(constants, argv=None):
     parser = ArgumentParser(prog="gan.py", description=doc)
     for name in FLAGS:
         help = f"{name}: {constants[name]}"
-        parser.add_argument(flag(name), type=flag_type(name), help=help)
+        kind = flag_type(name) if name in WHOLE_NUMBERS else str
+        parser.add_argument(flag(name), type=kind, help=help)
     add = parser.add_mutually_exclusive_group().add_argument
     add("--resume", action="store_true", help="continue a stopped run")
     add("--start-over", action="store_true", help="replace a stopped run")
-    add_mnist_path(parser)
+    add_dataset_paths(parser)
     return parser.parse_args(argv)
 
 
 def run_config(constants, args):
-    """Every knob of this run: the constants, with the flags' values where given."""
+    """Every knob of this run: the constants, with the flags' values where given; a
+    folder's DATA as an absolute path, which a checkpoint can be compared with."""
     flags = {k.upper(): v for k, v in vars(args).items() if v is not None}
-    return {k: flags.get(k, v) for k, v in constants.items() if k.isupper()}
+    config = {k: flags.get(k, v) for k, v in constants.items() if k.isupper()}
+    data = config.get("DATA")
+    if isinstance(data, str) and data not in KERAS_DATASETS and os.path.isdir(data):
+        config["DATA"] = os.path.abspath(data)
+    return config
 
 
 def flag(name):
@@ -220,8 +249,30 @@ def check_config(config):
         real = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not (real and within(value)):  # NaN and the infinities fail within() too
             raise InputError(f"{name} must be a number in {interval}, got {value!r}")
-    if config["IMG_SHAPE"] != (28, 28, 1):
-        raise InputError(f"IMG_SHAPE must be (28, 28, 1), got {config['IMG_SHAPE']}")
+    shape = config["IMG_SHAPE"]
+    if not (
+        isinstance(shape, tuple)
+        and len(shape) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+        and shape[2] in (1, 3)
+    ):
+        raise InputError(
+            "IMG_SHAPE must be (height, width, channels) with a height and width of at "
+            f"least 1 and 1 channel (grey) or 3 (colour), got {shape!r}"
+        )
+    check_data(config["DATA"])
+
+
+def check_data(data):
+    """DATA: one of Keras's datasets or a folder."""
+    if data not in KERAS_DATASETS and not (
+        isinstance(data, str) and os.path.isdir(data)
+    ):
+        raise InputError(
+            f"{labelled('DATA')} is {data!r}, which is neither one of Keras's datasets "
+            f"({', '.join(KERAS_DATASETS)}) nor a folder; name one of those or the "
+            "folder of your images"
+        )
 
 
 def check_batch_size(batch_size, n_images):
@@ -232,16 +283,23 @@ def check_batch_size(batch_size, n_images):
         )
 
 
-def add_mnist_path(parser):
-    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+def add_dataset_paths(parser):
+    for name, constant in KERAS_DATASETS.items():
+        parser.add_argument(
+            flag(constant), help=f"a local {name}.npz (default: ${constant})"
+        )
 
 
-def mnist_path(args, default):
-    """(path, source): the MNIST file named by --mnist-path, else `default` (gan.py's
-    MNIST_PATH; empty means download), and where it was named, for the fix."""
-    if args.mnist_path:
-        return args.mnist_path, "--mnist-path"
-    return default, "MNIST_PATH"
+def dataset_path(args, data, constants):
+    """(path, source): the .npz that --mnist-path (or --fashion-mnist-path) names for
+    Keras's dataset `data`, else its constant in `constants` (empty: download), and
+    where it was named, for the fix; ("", "") for a folder."""
+    constant = KERAS_DATASETS.get(data)
+    if constant is None:
+        return "", ""
+    if getattr(args, constant.lower(), None):
+        return getattr(args, constant.lower()), flag(constant)
+    return constants[constant], constant
 
 
 # -----------------------------------------------------------------------------
@@ -278,42 +336,160 @@ def read_npz(path, what, fix, keys=()):
     return arrays
 
 
-def read_mnist(path, source="MNIST_PATH", splits=("train",), labels=False):
-    """{"x_train": ..., ...} uint8 arrays from an mnist.npz in keras.datasets.mnist's
-    layout, each checked; from keras.datasets.mnist.load_data() when path is empty.
-    `source` names where the path came from (MNIST_PATH or --mnist-path), for the fix.
-    """
+# Keras's datasets, each with the constant (and environment variable) naming a local
+# .npz in Keras's layout for offline use; any other DATA is a folder of images.
+KERAS_DATASETS = {"mnist": "MNIST_PATH", "fashion_mnist": "FASHION_MNIST_PATH"}
+IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def read_data(data, shape, path="", source="", splits=("train",), labels=False):
+    """{"x_train": ..., "y_train": ..., "x_test": ..., "y_test": ..., "classes": ...}:
+    uint8 images of `shape` (height, width, channels) and their labels, of the splits
+    asked for, as far as the data have them. `data` names one of KERAS_DATASETS, read
+    from the .npz at `path` (`source` says where it was named, for the fix) or
+    downloaded when it is empty, or is a folder of images (`read_folder`)."""
+    if data not in KERAS_DATASETS:
+        return read_folder(data, shape, splits)
+    arrays = read_keras_dataset(
+        data, path, source or KERAS_DATASETS[data], splits, labels
+    )
+    check_memory(sum(len(arrays[f"x_{s}"]) for s in splits), shape, f"{data}'s")
+    for key in [f"x_{split}" for split in splits]:  # 28x28 grey, fitted as a folder's
+        x = arrays[key][..., None]
+        if shape != x.shape[1:]:
+            x = np.stack([fit(Image.fromarray(image[..., 0]), shape) for image in x])
+        arrays[key] = x
+    arrays["classes"] = [str(digit) for digit in range(10)]
+    return arrays
+
+
+def read_keras_dataset(name, path, source, splits=("train",), labels=False):
+    """{"x_train": ..., ...} uint8 arrays from an .npz in keras.datasets.<name>'s
+    layout, each checked; from keras.datasets.<name>.load_data() when path is empty."""
     keys = [f"x_{split}" for split in splits]
     keys += [f"y_{split}" for split in splits] if labels else []
-    name = f"MNIST file {shown(path)}" if path else "keras.datasets.mnist"
+    title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[name]
+    what = f"{title} file {shown(path)}" if path else f"keras.datasets.{name}"
     if path:
-        fix = f"download it again or fix {source}"
-        arrays = read_npz(path, "MNIST file", fix, keys)
+        arrays = read_npz(
+            path, f"{title} file", f"download it again or fix {source}", keys
+        )
     else:
         import keras  # only here: inputs.py is read before Keras loads
 
         try:
-            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+            (x_train, y_train), (x_test, y_test) = getattr(
+                keras.datasets, name
+            ).load_data()
         except Exception:
             raise InputError(
-                "could not download MNIST (no network?); set MNIST_PATH or "
-                "--mnist-path to a local mnist.npz in Keras's layout"
+                f"could not download {title} (no network?); set {source} to a local "
+                f"{name}.npz in Keras's layout"
             ) from None
         arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     for split in splits:
         x = arrays[f"x_{split}"]
         if x.shape[1:] != (28, 28) or len(x) == 0 or x.dtype != np.uint8:
             raise InputError(
-                f"{name} has x_{split} of shape {x.shape} and dtype {x.dtype}; "
+                f"{what} has x_{split} of shape {x.shape} and dtype {x.dtype}; "
                 "expected (N, 28, 28) uint8 pixels in 0..255"
             )
         y = arrays.get(f"y_{split}")  # checked where labels are asked for
         if labels and (y.shape != (len(x),) or not set(np.unique(y)) <= set(range(10))):
             raise InputError(
-                f"{name} has y_{split} of shape {y.shape} and dtype {y.dtype}; "
-                f"expected one digit 0..9 per image of x_{split}"
+                f"{what} has y_{split} of shape {y.shape} and dtype {y.dtype}; "
+                f"expected one class 0..9 per image of x_{split}"
             )
     return arrays
+
+
+def image_files(folder):
+    """The image files below folder, at any depth, sorted: the same run each time."""
+    names = glob.glob("**/*", root_dir=folder, recursive=True)  # not hidden ones
+    return sorted(n for n in names if n.lower().endswith(IMAGE_FILES))
+
+
+def read_folder(folder, shape, splits=("train",)):
+    """A folder of images as read_data returns them. With a train/ subfolder, it and
+    test/ are the splits; otherwise every image is a training image. Where every image
+    lies in a subfolder of its split, and there are two or more, each is a class: the
+    conventions of keras.utils.image_dataset_from_directory."""
+    roots = {"train": folder}
+    if os.path.isdir(os.path.join(folder, "train")):
+        roots = {s: os.path.join(folder, s) for s in ("train", "test")}
+    names = {
+        s: image_files(roots[s]) for s in splits if os.path.isdir(roots.get(s, ""))
+    }
+    if not names.get("train"):
+        raise InputError(
+            f"folder {shown(roots['train'])} holds no images (PNG, JPEG, BMP or GIF, "
+            "in subfolders or not); put some there, or set DATA (--data) to another"
+        )
+    check_memory(sum(map(len, names.values())), shape, f"the images of {shown(folder)}")
+    arrays = {f"x_{s}": read_images(roots[s], n, shape) for s, n in names.items()}
+    labels = {s: [os.path.dirname(n).split(os.sep)[0] for n in names[s]] for s in names}
+    classes = sorted(set(labels["train"]))
+    if "" not in classes and len(classes) > 1:
+        index = {name: i for i, name in enumerate(classes)}
+        if all(set(labels[s]) <= set(classes) for s in names):  # test/'s are train/'s
+            arrays.update(
+                {f"y_{s}": np.array([index[c] for c in labels[s]]) for s in names}
+            )
+            arrays["classes"] = classes
+    return arrays
+
+
+def read_images(root, names, shape):
+    """The images root/names, decoded by Keras and fitted to shape, in one uint8 array;
+    a progress bar when that takes more than a few seconds."""
+    import keras
+
+    images = np.empty((len(names), *shape), np.uint8)
+    mode = "grayscale" if shape[-1] == 1 else "rgb"
+    start, progbar = time.monotonic(), None
+    for i, name in enumerate(names):
+        path = os.path.join(root, name)
+        try:
+            images[i] = fit(keras.utils.load_img(path, color_mode=mode), shape)
+        except Exception as err:
+            raise InputError(
+                f"image {shown(path)} cannot be decoded ({type(err).__name__}: {err}); "
+                "replace or remove it"
+            ) from None
+        if progbar is None and time.monotonic() - start > 3:
+            verbose = 1 if sys.stdout.isatty() else 2  # a log file gets one line
+            progbar = keras.utils.Progbar(
+                len(names), unit_name="image", verbose=verbose
+            )
+        if progbar and ((i + 1) % 100 == 0 or i + 1 == len(names)):
+            progbar.update(i + 1)
+    return images
+
+
+def fit(image, shape):
+    """A PIL image as a uint8 array of shape: grey (1 channel) or colour (3)."""
+    image = image.convert("L" if shape[-1] == 1 else "RGB")
+    if image.size != (shape[1], shape[0]):
+        image = image.resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
+    return np.asarray(image).reshape(shape)
+
+
+def check_memory(n_images, shape, what):
+    """Refuses, before reading, images that will not fit in memory at shape: uint8 as
+    read and float32 as trained on, with the generator's last layer (weights, Adam's
+    two slots, gradients)."""
+    size = int(np.prod(shape))
+    need = 5 * n_images * size + 16 * 1024 * size
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows: not checked
+        return
+    if need > have:
+        raise InputError(
+            f"{what} ({n_images:,} at IMG_SHAPE {tuple(shape)}) need about "
+            f"{need / 2**30:.1f} GiB of memory and this machine has "
+            f"{have / 2**30:.1f} GiB; make IMG_SHAPE smaller or use fewer images"
+        )
 
 
 def make_output_dirs(folders):

@@ -13,11 +13,8 @@ import signal
 import sys
 
 import keras
-import matplotlib
 import numpy as np
-
-matplotlib.use("Agg")  # files only, no window
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
 from PIL import Image, ImageDraw
 
 import inputs
@@ -61,7 +58,6 @@ def atomic_write(path, sync=False):
 def save_figure(fig, path):
     with atomic_write(path) as temporary:
         fig.savefig(temporary)
-    plt.close(fig)
 
 
 @contextlib.contextmanager
@@ -97,7 +93,7 @@ def output_folders(*folders):
 # decide what is computed (--resume must keep those), to continue a run exactly.
 
 KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
-KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE")
+KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE", "DATA")
 
 
 def checkpointed_variables(generator, discriminator, combined):
@@ -150,7 +146,9 @@ def checkpoint_to_continue(config, args):
     for name, value in wanted.items():
         saved = checkpoint["settings"].get(name, value)
         if saved != value:
-            way = f"{inputs.flag(name)} {saved}" if name in inputs.FLAGS else name
+            way = name  # or the flag that sets it back
+            if name in inputs.FLAGS:
+                way = f"{inputs.flag(name)} {shlex.quote(str(saved))}"
             raise InputError(
                 f"the checkpoint's run has {name} = {saved!r}, this one {value!r}; "
                 f"resume with {way} as it was, or start over with --start-over"
@@ -191,7 +189,7 @@ class Run:
         if self.checkpoint is not None:
             self.restore_checkpoint(self.checkpoint)
         self.start = self.saved + 1
-        if sys.stdout.isatty():  # Keras's bar would rewrite lines in a log file too
+        if sys.stdout.isatty() or inputs.ipython():  # a log file would keep each redraw
             self.progbar = keras.utils.Progbar(
                 self.config["ITERATIONS"] - self.start,
                 unit_name="iteration",
@@ -216,8 +214,8 @@ class Run:
             self.progbar.add(1, list(zip(self.LOSSES, (d_loss, d_acc, g_loss))))
 
     def print(self, line):
-        if self.progbar:
-            sys.stdout.write("\r\033[K")  # the log line replaces the bar
+        if self.progbar:  # the line replaces the bar: spaces over it, as Keras's do
+            sys.stdout.write("\r" + " " * self.progbar._prev_total_width + "\r")
         print(line, flush=True)
 
     def write_csv(self):
@@ -232,7 +230,8 @@ class Run:
         history = np.array(self.history, "float64").reshape(-1, 3)
         steps = np.arange(len(history))
         window = max(1, len(history) // 100)
-        fig, (ax_loss, ax_acc) = plt.subplots(2, 1, sharex=True, figsize=(8, 6))
+        fig = Figure(figsize=(8, 6))
+        ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
         for column, label in enumerate(["D loss", "D accuracy", "G loss"]):
             ax = ax_acc if label == "D accuracy" else ax_loss
             (line,) = ax.plot(steps, history[:, column], alpha=0.2, linewidth=0.5)
@@ -311,12 +310,14 @@ class Run:
 
     def gif(self):
         """The grids that exist, in order, each frame labelled with its iteration."""
-        frames = []
+        frames, mode = [], "RGB" if self.config["IMG_SHAPE"][-1] == 3 else "L"
         for i in range(0, self.last + 1, self.config["SAMPLE_INTERVAL"]):
             grid = os.path.join(self.images, f"{i}.png")
             if os.path.exists(grid):
-                frames.append(Image.open(grid).convert("L"))
-                ImageDraw.Draw(frames[-1]).text((10, 10), f"iteration {i}", fill=0)
+                frames.append(Image.open(grid).convert(mode))
+                ImageDraw.Draw(frames[-1]).text(
+                    (10, 10), f"iteration {i}", fill="black"
+                )
         options = dict(save_all=True, duration=self.config["GIF_FRAME_MS"], loop=0)
         if frames:
             with atomic_write(os.path.join(self.images, "progress.gif")) as temporary:
@@ -331,6 +332,8 @@ class Run:
         invoked = ["python", script]  # called in-process, by a test say
         if os.path.basename(sys.argv[0]) == script:  # the interpreter, options, path
             invoked = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]
+            if inputs.ipython():  # the kernel's interpreter: the user typed %run
+                invoked = ["%run", sys.argv[0]]
         args = sys.argv[1:] if argv is None else argv
         args = [a for a in args if a not in ("--resume", "--start-over")]
         command = shlex.join([*invoked, *args, "--resume"])

@@ -14,9 +14,8 @@ device) goes to stderr, the pictures' paths to stdout.
 import os
 import sys
 
+import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
-
-import inputs
 
 # Before Keras loads. A Ctrl-C ends it at any time: every file it writes is written
 # aside, then renamed into place.
@@ -25,8 +24,8 @@ if __name__ == "__main__":
 inputs.load_keras()
 import evaluate
 import gan
-import safekeeping  # first: it picks matplotlib's file-only backend
-import matplotlib.pyplot as plt
+import safekeeping
+from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
 
 # -----------------------------------------------------------------------------
 # Constants
@@ -56,9 +55,9 @@ def walks(starts, ends, steps=WALK_STEPS):
     return (1 - t) * starts[:, None, :] + t * ends[:, None, :]
 
 
-def as_images(rows):
-    """Rows of 784 pixels in [0, 1] -> (n, 28, 28) images."""
-    return np.asarray(rows).reshape(len(rows), *gan.IMG_SHAPE[:2])
+def as_images(rows, shape):
+    """Rows of pixels in [0, 1] -> (n, *shape) images."""
+    return np.asarray(rows).reshape(len(rows), *shape)
 
 
 # -----------------------------------------------------------------------------
@@ -79,8 +78,9 @@ def mosaic(tiles, cols, gap=GAP):
 
 
 def rgb(images):
-    """Grey images in [0, 1] -> RGB, clipped: a float32 tanh can overshoot by 1e-7."""
-    return np.repeat(np.clip(images, 0.0, 1.0)[..., None], 3, axis=-1)
+    """(n, h, w, 1 or 3) images in [0, 1] -> RGB, clipped: a float32 tanh can
+    overshoot by 1e-7."""
+    return np.broadcast_to(np.clip(images, 0.0, 1.0), (*images.shape[:-1], 3))
 
 
 def framed(image, colour, width=GAP):
@@ -95,7 +95,7 @@ def show(canvas, title, path):
     """The canvas at SCALE screen pixels per pixel, titled, written to path."""
     height, width = canvas.shape[:2]
     title_px = 40
-    fig = plt.figure(
+    fig = Figure(
         figsize=(width * SCALE / DPI, (height * SCALE + title_px) / DPI), dpi=DPI
     )
     ax = fig.add_axes((0, 0, 1, height * SCALE / (height * SCALE + title_px)))
@@ -105,16 +105,17 @@ def show(canvas, title, path):
     return fig, ax
 
 
-def samples_figure(samples, n, seed, path):
-    canvas = mosaic(rgb(as_images(samples)), cols=n)
+def samples_figure(samples, shape, n, seed, path):
+    canvas = mosaic(rgb(as_images(samples, shape)), cols=n)
     title = f"{n * n} samples (noise seed {seed})"
     safekeeping.save_figure(show(canvas, title, path)[0], path)
 
 
-def interpolation_figure(images, seed, path):
-    """images: (WALKS, WALK_STEPS, 784), one walk a row."""
+def interpolation_figure(images, shape, seed, path):
+    """images: (WALKS, WALK_STEPS, pixels), one walk a row."""
     rows, steps = images.shape[:2]
-    canvas = mosaic(rgb(as_images(images.reshape(rows * steps, -1))), cols=steps)
+    tiles = rgb(as_images(images.reshape(rows * steps, -1), shape))
+    canvas = mosaic(tiles, cols=steps)
     title = (
         f"Linear walks in z: each row {steps} images in equal steps from one random "
         f"point to another (seed {seed})"
@@ -124,11 +125,13 @@ def interpolation_figure(images, seed, path):
 
 def nearest_figure(samples, neighbours, distances, seed, path):
     """Each sample beside its nearest training image (red frame), the L2 distance
-    between them below the training image."""
+    between them below the training image; both (n, *IMG_SHAPE)."""
     white = (1.0, 1.0, 1.0)
     pairs = [
         np.concatenate([framed(s, white), framed(t, FRAME)], axis=1)
-        for s, t in zip(rgb(as_images(samples)), rgb(neighbours / 255.0))
+        for s, t in zip(
+            rgb(as_images(samples, neighbours.shape[1:])), rgb(neighbours / 255)
+        )
     ]
     canvas = mosaic(pairs, cols=NEAREST_PAIRS, gap=PAIR_GAP)
     title = (
@@ -164,8 +167,9 @@ def main(argv=None):
     args = parse_args(argv)
     # Cheap checks first: a bad folder or generator fails before MNIST is read.
     inputs.make_output_dirs([OUTPUT_DIR])
-    generator = evaluate.load_generator(args.generator)
-    x_train = inputs.read_mnist(*inputs.mnist_path(args, gan.MNIST_PATH))["x_train"]
+    data, shape, path, source = evaluate.run_data(args)
+    generator = evaluate.load_generator(args.generator, shape)
+    x_train = inputs.read_data(data, shape, path, source)["x_train"]
     print(inputs.platform_line(), file=sys.stderr)  # "is my GPU used?", as gan.py
     paths = draw_pictures(generator, x_train, args.n, args.seed)
     print(f"Wrote {', '.join(paths)}.")
@@ -179,12 +183,13 @@ def draw_pictures(generator, x_train, n=GRID_SIZE, seed=SEED):
     n_nearest = NEAREST_ROWS * NEAREST_PAIRS
     noise = evaluate.latent_points(max(n * n, n_nearest), seed)
     samples = evaluate.images_from_noise(generator, noise)
-    samples_figure(samples[: n * n], n, seed, paths[0])
+    shape = x_train.shape[1:]
+    samples_figure(samples[: n * n], shape, n, seed, paths[0])
 
     ends = evaluate.latent_points(2 * WALKS, [seed, WALK_STREAM])
     z = walks(ends[:WALKS], ends[WALKS:]).reshape(-1, gan.LATENT_DIM)
     walked = evaluate.images_from_noise(generator, z).reshape(WALKS, WALK_STEPS, -1)
-    interpolation_figure(walked, seed, paths[1])
+    interpolation_figure(walked, shape, seed, paths[1])
 
     train = evaluate.to_unit_interval(x_train, "float32")
     indices, distances = evaluate.nearest_neighbours(samples[:n_nearest], train)

@@ -112,11 +112,12 @@ def add_shared_flags(parser, min_repeats=1):
         what += f" (default: {default})"
         number = inputs.whole_number(low, high)
         parser.add_argument(flag, type=number, default=default, help=what)
-    inputs.add_mnist_path(parser)
+    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
 
 
 def mnist_file(args):
-    path, source = inputs.mnist_path(args, os.environ.get("MNIST_PATH", ""))
+    default = {"MNIST_PATH": os.environ.get("MNIST_PATH", "")}
+    path, source = inputs.dataset_path(args, "mnist", default)
     if not path:
         raise inputs.InputError(
             "no MNIST file: set MNIST_PATH or --mnist-path to a local mnist.npz in "
@@ -238,7 +239,7 @@ def run_worker(args, path, source):
     import gan
     import keras
 
-    x_train = gan.load_mnist(path, source)
+    x_train = gan.load_images("mnist", path, source)
     keras.utils.set_random_seed(gan.SEED)
     G, D, combined = gan.build_gan()
     fused, state = fused_step(G, D) if args.worker == "fused" else (None, None)
@@ -402,7 +403,9 @@ def main(argv=None):
     path, source = mnist_file(args)  # bad input raises InputError: one sentence
     if args.worker:
         return run_worker(args, path, source)
-    inputs.read_mnist(path, source)  # a bad file is refused now, not in each worker
+    inputs.read_keras_dataset(
+        "mnist", path, source
+    )  # a bad file is refused now, not in each worker
     args.mnist_path = os.path.abspath(path)  # the workers run elsewhere
     report = measure_all(args)
     if args.json:

@@ -20,12 +20,69 @@ def real_mnist_path():
     return path if os.path.isfile(path) else None
 
 
+def keras_backend():
+    """The backend Keras runs on in this process, as gan.py picks it: KERAS_BACKEND,
+    else ~/.keras/keras.json, else TensorFlow."""
+    import inputs
+
+    inputs.load_keras()
+    import keras
+
+    return keras.backend.backend()
+
+
+def only_on(backend):
+    """Skips a test that runs Keras in this process unless it runs on `backend`."""
+    return pytest.mark.skipif(
+        keras_backend() != backend,
+        reason=f"needs Keras on {backend} in-process; this run's is {keras_backend()}",
+    )
+
+
+def pytest_configure(config):
+    """A shell that starts pytest in the background (`pytest &` in a script, no job
+    control) has it ignore Ctrl-C, and gan.py keeps an ignored Ctrl-C ignored, as
+    `nohup` means it: the tests that press Ctrl-C need it on, here and in children."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_report_header(config):
+    import inputs
+
+    inputs.load_keras()
+    return [
+        f"in-process tests: {inputs.platform_line()} (KERAS_BACKEND picks it)",
+        "tests that start a script set KERAS_BACKEND for it, tensorflow unless named",
+    ]
+
+
+def child_env(backend="tensorflow", **variables):
+    """This process's environment for a child, with Keras on `backend` and TensorFlow's
+    C++ log level left to what the script sets (inputs.load_keras), as in a learner's
+    fresh shell, whatever the shell that started pytest set."""
+    env = dict(os.environ, KERAS_BACKEND=backend, **variables)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
 def pytest_sessionstart(session):
     """Under CI a missing MNIST file fails the run at once: skipping every training
     test would let it pass having tested nothing."""
     if os.environ.get("CI") and real_mnist_path() is None:
         wanted = os.environ.get("MNIST_PATH") or SHARED_MNIST
         pytest.exit(f"CI: real MNIST not found at {wanted}; set MNIST_PATH", 3)
+
+
+@pytest.fixture
+def original_constants(monkeypatch):
+    """gan.py's constants that shape the models as the original has them, whatever a
+    learner edited at the top of gan.py (the models read them when built)."""
+    import gan
+
+    original = dict(LATENT_DIM=100, IMG_SHAPE=(28, 28, 1), LEARNING_RATE=0.0002)
+    for name, value in dict(original, BETA_1=0.5).items():
+        monkeypatch.setattr(gan, name, value)
 
 
 @pytest.fixture(scope="session")
@@ -59,12 +116,12 @@ def straight_run(tmp_path_factory, mnist_path):
 
 def run_gan(args, cwd, backend="tensorflow", mnist=None, timeout=600):
     """Runs `python gan.py ARGS` in `cwd`; returns the CompletedProcess."""
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONHASHSEED="0")
-    env["MNIST_PATH"] = mnist or ""
+    env = child_env(backend, PYTHONHASHSEED="0", MNIST_PATH=mnist or "")
     return subprocess.run(
         [sys.executable, str(GAN), *args],
         cwd=cwd,
         env=env,
+        stdin=subprocess.DEVNULL,  # not the terminal pytest runs in
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -73,10 +130,10 @@ def run_gan(args, cwd, backend="tensorflow", mnist=None, timeout=600):
 
 def run_python(code, backend, timeout=600):
     """Runs `code` in a fresh interpreter on `backend` (Keras picks it at import)."""
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-c", code],
-        env=env,
+        env=child_env(backend, PYTHONPATH=str(ROOT)),
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -132,11 +189,11 @@ def refusal(main, argv, capsys, prog):
 
 def start_gan(args, cwd, mnist, script=GAN):
     """`python gan.py ARGS` started in `cwd` on TensorFlow, its output piped."""
-    env = dict(os.environ, MNIST_PATH=mnist, KERAS_BACKEND="tensorflow")
     return subprocess.Popen(
         [sys.executable, str(script), *args],
         cwd=cwd,
-        env=env,
+        env=child_env(MNIST_PATH=mnist),
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -159,14 +216,18 @@ def log_lines(text):
 
 
 def csv_rows(cwd):
-    with open(os.path.join(cwd, "images", "losses.csv"), newline="") as f:
+    import gan
+
+    with open(os.path.join(cwd, gan.IMAGES_DIR, "losses.csv"), newline="") as f:
         return list(csv.reader(f))
 
 
 def generator_weights(cwd):
     import keras
 
-    path = os.path.join(cwd, "saved_model", "generator.keras")
+    import gan
+
+    path = os.path.join(cwd, gan.MODEL_DIR, "generator.keras")
     return keras.saving.load_model(path).get_weights()
 
 

@@ -90,9 +90,11 @@ def test_an_uninstalled_backend_is_refused(monkeypatch, capsys):
     )
 
 
+@pytest.mark.slow  # its own process
 def test_the_command_line_refuses_with_one_line_and_no_traceback():
     done = subprocess.run(
         [sys.executable, str(SPEED), "--iterations", "0"],
+        env=conftest.child_env(),
         capture_output=True,
         text=True,
         timeout=60,

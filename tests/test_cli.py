@@ -18,7 +18,7 @@ def no_training(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         pytest.fail("training started despite bad input")
 
-    monkeypatch.setattr(gan, "load_mnist", refuse)
+    monkeypatch.setattr(gan, "load_images", refuse)
     monkeypatch.setattr(gan, "train", refuse)
     return tmp_path
 
@@ -81,7 +81,12 @@ def test_nonsense_flags_are_refused_with_one_sentence(argv, words, capsys):
         ("LEARNING_RATE", float("nan")),
         ("BETA_1", 1.5),
         ("GRID_ROWS", 0),
-        ("IMG_SHAPE", (32, 32, 1)),
+        ("IMG_SHAPE", (28, 28, 2)),
+        ("IMG_SHAPE", (28, 28, 4)),
+        ("IMG_SHAPE", (0, 28, 1)),
+        ("IMG_SHAPE", (28, 28)),
+        ("DATA", "mnsit"),
+        ("DATA", "no/such/folder"),
     ],
 )
 def test_nonsense_constants_are_refused(no_training, monkeypatch, capsys, name, value):
@@ -93,7 +98,7 @@ def test_nonsense_constants_are_refused(no_training, monkeypatch, capsys, name, 
 def test_a_batch_larger_than_the_data_is_refused_before_training(
     no_training, monkeypatch, capsys
 ):
-    monkeypatch.setattr(gan, "load_mnist", lambda *a: [0] * 64)
+    monkeypatch.setattr(gan, "load_images", lambda *a: [0] * 64)
     message = main_error(["--batch-size", "100000000"], capsys)
     assert (
         "BATCH_SIZE (--batch-size) must be at most 64, the number of training"

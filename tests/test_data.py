@@ -25,7 +25,7 @@ def fake_mnist(n=10):
 
 def test_scales_pixels_to_minus_one_one_with_a_channel_axis(tmp_path):
     arrays = fake_mnist()
-    x = gan.load_mnist(write_npz(tmp_path / "m.npz", **arrays))
+    x = gan.load_images("mnist", write_npz(tmp_path / "m.npz", **arrays))
     assert x.shape == (10, 28, 28, 1)
     assert x.dtype == np.float32
     assert x[0, 0, 0, 0] == -1.0 and x[0, 0, 1, 0] == 1.0
@@ -33,7 +33,7 @@ def test_scales_pixels_to_minus_one_one_with_a_channel_axis(tmp_path):
 
 
 def test_real_mnist_file(mnist_path):
-    x = gan.load_mnist(mnist_path)
+    x = gan.load_images("mnist", mnist_path)
     assert x.shape == (60000, 28, 28, 1)
     assert x.min() == -1.0 and x.max() == 1.0
     # the shared file's documented pixel mean, 33.3184 on 0..255
@@ -80,7 +80,7 @@ def test_real_mnist_file(mnist_path):
 def test_bad_files_raise_one_sentence_naming_the_file(tmp_path, make, words):
     path = make(tmp_path)
     with pytest.raises(inputs.InputError) as error:
-        gan.load_mnist(path)
+        gan.load_images("mnist", path)
     message = str(error.value)
     assert words in message
     assert path in message
@@ -103,7 +103,7 @@ def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
 
     monkeypatch.setattr(inputs, "open", denied, raising=False)
     with pytest.raises(inputs.InputError) as error:
-        gan.load_mnist(path)
+        gan.load_images("mnist", path)
     assert "cannot be read (Permission denied); make it readable" in str(error.value)
     assert "damaged" not in str(error.value)
 
@@ -111,15 +111,15 @@ def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
 def test_the_fix_names_the_flag_the_user_gave(tmp_path):
     missing = str(tmp_path / "absent.npz")
     with pytest.raises(inputs.InputError, match="fix --mnist-path$"):
-        gan.load_mnist(missing, "--mnist-path")
+        gan.load_images("mnist", missing, "--mnist-path")
     with pytest.raises(inputs.InputError, match="fix MNIST_PATH$"):
-        gan.load_mnist(missing)
+        gan.load_images("mnist", missing)
 
 
 def test_a_relative_path_is_shown_with_its_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(inputs.InputError) as error:
-        gan.load_mnist("data/absent.npz")
+        gan.load_images("mnist", "data/absent.npz")
     assert (
         f"'data/absent.npz' (in {tmp_path}) cannot be read (No such file or directory)"
         in str(error.value)
@@ -138,4 +138,4 @@ def test_no_network_and_no_path_names_the_fix(monkeypatch):
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     with pytest.raises(inputs.InputError, match="MNIST_PATH"):
-        gan.load_mnist("")
+        gan.load_images("mnist", "")

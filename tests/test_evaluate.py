@@ -18,7 +18,13 @@ from keras import layers
 import evaluate
 import gan
 import inputs
-from conftest import refusal, save_generator, save_model, stopped_with_ctrl_c
+from conftest import (
+    child_env,
+    refusal,
+    save_generator,
+    save_model,
+    stopped_with_ctrl_c,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -296,7 +302,7 @@ def test_the_classifier_never_saw_the_real_rows_images(tmp_path, monkeypatch):
     mnist = {"x_train": x_train, "y_train": index % 10}
     given = []
 
-    def train(images, labels):
+    def train(images, labels, num_classes):
         given.append(images[:, 0, 0] + 256 * images[:, 0, 1].astype(int))
         return evaluate.build_classifier()
 
@@ -404,7 +410,9 @@ def test_a_generator_that_returns_unseen_digits_scores_about_one():
 
 @pytest.mark.slow
 def test_real_mnist_neighbours_are_exact(mnist_path):
-    mnist = inputs.read_mnist(mnist_path, splits=("train", "test"))
+    mnist = inputs.read_keras_dataset(
+        "mnist", mnist_path, "MNIST_PATH", ("train", "test")
+    )
     train = evaluate.to_unit_interval(mnist["x_train"], "float32")
     picks = [0, 1, 59999, 31337]
     indices, distances = evaluate.nearest_neighbours(train[picks], train)
@@ -464,17 +472,17 @@ def test_a_cached_classifier_that_is_not_this_ones_is_reported(tmp_path, damage)
 def test_the_classifier_is_cached_whole_and_then_reused(tmp_path, monkeypatch):
     trained = []
 
-    def train_quickly(x_train, y_train):
+    def train_quickly(x_train, y_train, num_classes):
         trained.append(len(x_train))
         return evaluate.build_classifier()
 
     monkeypatch.setattr(evaluate, "train_classifier", train_quickly)
     path = tmp_path / "cache" / "mnist_classifier.keras"
-    mnist = {"x_train": np.zeros(10003), "y_train": np.zeros(10003)}
+    mnist = {"x_train": np.zeros(60003), "y_train": np.zeros(60003)}
     evaluate.load_or_train_classifier(mnist, path=str(path))
     assert os.listdir(path.parent) == ["mnist_classifier.keras"]  # no temporaries
     again = evaluate.load_or_train_classifier(mnist, path=str(path))
-    assert trained == [3]  # x_train[10000:]
+    assert trained == [50003]  # x_train[10000:]
     assert again.output_shape == (None, 10)
 
 
@@ -500,15 +508,16 @@ def big_enough_mnist(tmp_path_factory):
 
 
 def test_mnist_is_read_with_labels_and_both_splits(big_enough_mnist):
-    mnist = evaluate.load_mnist(big_enough_mnist)
-    assert mnist.keys() == {"x_train", "y_train", "x_test", "y_test"}
+    mnist = evaluate.load_data("mnist", (28, 28, 1), big_enough_mnist)
+    assert mnist.keys() == {"x_train", "y_train", "x_test", "y_test", "classes"}
+    assert mnist["x_train"].shape[1:] == (28, 28, 1)
     assert len(mnist["x_train"]) == 51000 and len(mnist["y_test"]) == 5
 
 
 def test_too_few_training_images_for_the_parzen_protocol(tmp_path):
     path = write_mnist(tmp_path / "mnist.npz", n_train=100)
     with pytest.raises(inputs.InputError, match="100 training images.*--mnist-path"):
-        evaluate.load_mnist(path, "--mnist-path")
+        evaluate.load_data("mnist", (28, 28, 1), path, "--mnist-path")
 
 
 def test_a_bad_mnist_file_is_one_sentence(tmp_path, capsys):
@@ -535,7 +544,7 @@ class StopHere(Exception):
 def test_the_platform_line_comes_once_the_inputs_are_checked(
     tmp_path, monkeypatch, capsys, big_enough_mnist
 ):
-    def stop_here(mnist):
+    def stop_here(*args):
         raise StopHere
 
     monkeypatch.setattr(evaluate, "load_or_train_classifier", stop_here)
@@ -560,6 +569,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=child_env(),
         timeout=120,
     )
     assert result.returncode != 0

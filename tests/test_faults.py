@@ -26,6 +26,7 @@ import safekeeping
 from conftest import (
     GAN,
     RUN_ARGS,
+    child_env,
     csv_rows,
     generator_weights,
     run_gan,
@@ -53,14 +54,14 @@ def assert_same_run(cwd, reference):
 
 
 def checkpoint_iteration(cwd):
-    path = os.path.join(cwd, "saved_model", "checkpoint.npz")
+    path = os.path.join(cwd, gan.CHECKPOINT_PATH)
     return safekeeping.read_checkpoint(path)["iteration"]
 
 
 def no_temporaries(cwd):
     return not [
         name
-        for folder in ("images", "saved_model")
+        for folder in (gan.IMAGES_DIR, gan.MODEL_DIR)
         for name in os.listdir(os.path.join(cwd, folder))
         if name.startswith(".tmp-")
     ]
@@ -106,9 +107,9 @@ def test_sigterm_stops_like_ctrl_c(stopped_by_sigterm):
     # Everything a stop writes, whole
     assert checkpoint_iteration(cwd) == last
     assert len(csv_rows(cwd)) == last + 2
-    for name in ("images/losses.png", "images/progress.gif", "images/0.png"):
-        assert (cwd / name).stat().st_size > 1000
-    assert (cwd / "saved_model" / "generator.keras").exists()
+    for name in ("losses.png", "progress.gif", "0.png"):
+        assert (cwd / gan.IMAGES_DIR / name).stat().st_size > 1000
+    assert (cwd / gan.MODEL_DIR / "generator.keras").exists()
     assert no_temporaries(cwd)
 
 
@@ -130,7 +131,13 @@ def test_a_fresh_run_over_an_unfinished_one_is_refused_and_changes_nothing(
 def test_the_printed_command_resumes_exactly(stopped_by_sigterm, straight):
     cwd, _, _, _, lines, _ = stopped_by_sigterm
     resumed = subprocess.run(
-        lines[-1], shell=True, cwd=cwd, capture_output=True, text=True, timeout=300
+        lines[-1],
+        shell=True,
+        cwd=cwd,
+        env=child_env(),  # on TensorFlow, as the stopped run, whatever this shell's
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(cwd, straight)
@@ -218,7 +225,7 @@ def test_a_second_ctrl_c_still_writes_the_checkpoint_and_skips_the_extras(
     assert "Stopped after iteration 3; skipped the loss plot and the GIF." in out
     assert err == ""
     assert checkpoint_iteration(cwd) == 3
-    assert not (cwd / "images" / "progress.gif").exists()
+    assert not (cwd / gan.IMAGES_DIR / "progress.gif").exists()
     assert no_temporaries(cwd)
     monkeypatch.undo()
     monkeypatch.chdir(cwd)
@@ -248,7 +255,7 @@ def test_up_to_a_trillion_iterations_start_without_allocating_for_them(
     status, out, _ = run_main([*argv, "--iterations", str(10**12)], capsys)
     assert status == 143
     assert "Stopped after iteration 1. To continue:" in out
-    checkpoint = safekeeping.read_checkpoint("saved_model/checkpoint.npz")
+    checkpoint = safekeeping.read_checkpoint(gan.CHECKPOINT_PATH)
     assert checkpoint["iterations"] == 10**12 and len(checkpoint["history"]) == 2
 
 
@@ -303,14 +310,15 @@ def test_a_second_run_in_the_folder_is_refused_and_a_killed_ones_lock_is_not(
     assert second.returncode == 1
     assert errors(second.stderr) == [
         f"gan.py: error: another run (process {first.pid}) is using "
-        f"'{tmp_path / 'images'}'; wait for it to end or stop it, or run from "
+        f"'{tmp_path / gan.IMAGES_DIR}'; wait for it to end or stop it, or run from "
         "another folder"
     ]
     assert second.stdout == ""
     assert first.poll() is None  # untouched, still training
     first.kill()  # SIGKILL: no clean-up at all
     first.communicate()
-    with safekeeping.output_folders(tmp_path / "images", tmp_path / "saved_model"):
+    folders = (tmp_path / gan.IMAGES_DIR, tmp_path / gan.MODEL_DIR)
+    with safekeeping.output_folders(*folders):
         pass  # the next run gets the folders
 
 

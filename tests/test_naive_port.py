@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gan
-from conftest import ROOT
+from conftest import ROOT, only_on
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import naive_keras3  # noqa: E402
@@ -24,6 +24,7 @@ def moved(before, model):
 
 # The original passes input_dim/input_shape to its first layers; Keras 3 only warns.
 @pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
+@only_on("tensorflow")  # on JAX it stops at its first combined step (README.md)
 def test_the_naive_port_never_moves_its_discriminator(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # it writes images/0.png
     images = np.random.default_rng(0).integers(0, 256, (64, 28, 28), np.uint8)
@@ -40,7 +41,7 @@ def test_the_naive_port_never_moves_its_discriminator(tmp_path, monkeypatch):
 def test_gan_py_moves_both_networks():
     keras.utils.set_random_seed(0)
     generator, discriminator, combined = gan.build_gan()
-    x_train = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1))
+    x_train = np.random.default_rng(0).uniform(-1, 1, (64, *gan.IMG_SHAPE))
     d_before, g_before = snapshot(discriminator), snapshot(generator)
     for _ in range(3):
         gan.train_iteration(generator, discriminator, combined, x_train, 8)

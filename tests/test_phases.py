@@ -22,7 +22,7 @@ import gan
 
 keras.utils.set_random_seed(0)
 generator, discriminator, combined = gan.build_gan()
-real = np.random.uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+real = np.random.uniform(-1, 1, (16, *gan.IMG_SHAPE)).astype("float32")
 
 def snapshot(weights):
     return [keras.ops.convert_to_numpy(w).copy() for w in weights]
@@ -84,7 +84,7 @@ def test_train_on_batch_returns_this_batchs_loss_and_accuracy_not_a_running_mean
     discriminator = gan.build_discriminator()
     rng = np.random.default_rng(0)
     for step in range(4):
-        images = rng.uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+        images = rng.uniform(-1, 1, (16, *gan.IMG_SHAPE)).astype("float32")
         labels = np.full((16, 1), step % 2, "float32")  # each batch its own answer
         before = keras.ops.convert_to_numpy(discriminator(images))  # no dropout, BN
         bce = keras.ops.convert_to_numpy(

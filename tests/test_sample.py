@@ -19,7 +19,13 @@ import evaluate
 import gan
 import inputs
 import sample
-from conftest import refusal, save_generator, save_model, stopped_with_ctrl_c
+from conftest import (
+    child_env,
+    refusal,
+    save_generator,
+    save_model,
+    stopped_with_ctrl_c,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PICTURES = sample.PICTURES
@@ -202,7 +208,7 @@ def test_a_bad_mnist_file(tmp_path, monkeypatch, capsys, generator_path):
 
 @pytest.mark.slow
 def test_the_script_on_real_mnist(tmp_path, generator_path, mnist_path):
-    env = dict(os.environ, MNIST_PATH=mnist_path)
+    env = child_env(MNIST_PATH=mnist_path)  # on TensorFlow
     script = os.path.join(REPO, "sample.py")
     started = time.monotonic()
     result = subprocess.run(

@@ -1,0 +1,319 @@
+"""Your own images: Fashion-MNIST, or a folder of pictures in grey or colour, through
+gan.py, its checkpoints, evaluate.py and sample.py; each bad input as one sentence."""
+
+import hashlib
+import os
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import evaluate
+import gan
+import inputs
+import safekeeping
+import sample
+from conftest import csv_rows, log_lines, refusal, run_gan, save_generator
+
+
+def write_pictures(folder, images, labels=None, suffix=".png"):
+    """One file per image, named by its index (so sorted paths keep the order), in a
+    subfolder per label where labels are given; returns the folder as a string."""
+    for i, image in enumerate(images):
+        where = folder / (str(labels[i]) if labels is not None else "")
+        where.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(where / f"{i:05d}{suffix}")
+    return str(folder)
+
+
+def colour_pictures(n, height=12, width=16):
+    """n colour pictures: each a red, green or blue field with one white row."""
+    rng = np.random.default_rng(5)
+    images = np.zeros((n, height, width, 3), np.uint8)
+    for i, image in enumerate(images):
+        image[..., i % 3] = 200
+        image[rng.integers(height)] = 255
+    return images
+
+
+def write_npz(path, **arrays):
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return str(path)
+
+
+def digits(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+def file_hashes(folder):
+    return {
+        p: hashlib.sha256(open(os.path.join(folder, p), "rb").read()).hexdigest()
+        for p in sorted(os.listdir(folder))
+        if p != ".lock"
+    }
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# -----------------------------------------------------------------------------
+# Reading: any source, one reader
+
+
+def test_a_folder_reads_as_the_same_pixels_as_the_npz(tmp_path):
+    images = digits(40)
+    folder = write_pictures(tmp_path / "pictures", images)
+    npz = write_npz(tmp_path / "m.npz", x_train=images)
+    from_folder = gan.load_images(folder)
+    np.testing.assert_array_equal(from_folder, gan.load_images("mnist", npz))
+    assert from_folder.shape == (40, 28, 28, 1) and from_folder.dtype == np.float32
+    assert from_folder.min() >= -1 and from_folder.max() <= 1
+
+
+def test_subfolders_are_classes_and_train_test_are_splits(tmp_path):
+    images, labels = digits(30), np.array(["cat", "dog", "emu"] * 10)
+    write_pictures(tmp_path / "d" / "train", images[:24], labels[:24])
+    write_pictures(tmp_path / "d" / "test", images[24:], labels[24:], ".bmp")
+    data = inputs.read_data(str(tmp_path / "d"), (28, 28, 1), splits=("train", "test"))
+    assert data["classes"] == ["cat", "dog", "emu"]
+    assert len(data["x_train"]) == 24 and len(data["x_test"]) == 6
+    # sorted paths: cat/00000, cat/00003, ... then dog/...
+    np.testing.assert_array_equal(data["x_train"][0, ..., 0], images[0])
+    np.testing.assert_array_equal(data["x_train"][1, ..., 0], images[3])
+    np.testing.assert_array_equal(data["y_train"], np.repeat([0, 1, 2], 8))
+    np.testing.assert_array_equal(data["y_test"], np.repeat([0, 1, 2], 2))
+
+
+def test_images_outside_a_class_folder_mean_no_labels(tmp_path):
+    write_pictures(tmp_path / "d", digits(6), np.array(["a", "b"] * 3))
+    write_pictures(tmp_path / "d", digits(1, seed=1))  # one loose picture
+    data = inputs.read_data(str(tmp_path / "d"), (28, 28, 1), splits=("train", "test"))
+    assert set(data) == {"x_train"} and len(data["x_train"]) == 7
+
+
+def test_pictures_are_fitted_to_img_shape(tmp_path):
+    folder = write_pictures(tmp_path / "c", colour_pictures(6), suffix=".jpg")
+    grey = inputs.read_data(folder, (20, 10, 1))["x_train"]
+    assert grey.shape == (6, 20, 10, 1) and grey.dtype == np.uint8
+    colour = inputs.read_data(folder, (12, 16, 3))["x_train"]
+    assert colour.shape == (6, 12, 16, 3)
+    assert colour[0, ..., 0].mean() > 100 > colour[0, ..., 2].mean()  # red stays red
+    mnist = write_npz(tmp_path / "m.npz", x_train=digits(4))
+    assert inputs.read_data("mnist", (32, 32, 3), mnist)["x_train"].shape[1:] == (
+        32,
+        32,
+        3,
+    )
+
+
+def test_fashion_mnist_reads_a_local_npz_in_keras_layout(tmp_path, monkeypatch):
+    path = write_npz(tmp_path / "fashion.npz", x_train=digits(12))
+    monkeypatch.setattr(gan, "FASHION_MNIST_PATH", path)
+    args = inputs.parse_args(vars(gan), ["--data", "fashion_mnist"])
+    config = inputs.run_config(vars(gan), args)
+    assert inputs.dataset_path(args, "fashion_mnist", config) == (
+        path,
+        "FASHION_MNIST_PATH",
+    )
+    x = gan.load_images(
+        "fashion_mnist", *inputs.dataset_path(args, "fashion_mnist", config)
+    )
+    assert x.shape == (12, 28, 28, 1)
+    flagged = inputs.parse_args(vars(gan), ["--fashion-mnist-path", "f.npz"])
+    assert inputs.dataset_path(flagged, "fashion_mnist", config) == (
+        "f.npz",
+        "--fashion-mnist-path",
+    )
+    with pytest.raises(
+        inputs.InputError, match="Fashion-MNIST file.*--fashion-mnist-path"
+    ):
+        gan.load_images(
+            "fashion_mnist", str(tmp_path / "nope.npz"), "--fashion-mnist-path"
+        )
+
+
+# -----------------------------------------------------------------------------
+# Bad input: one sentence, before anything is trained or any picture written
+
+
+@pytest.fixture
+def no_training(scratch, monkeypatch):
+    monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
+    return scratch
+
+
+def refused(argv, capsys):
+    message = refusal(gan.main, argv, capsys, "gan.py")
+    assert not os.path.exists(gan.CHECKPOINT_PATH)
+    return message
+
+
+def test_an_empty_folder(no_training, capsys):
+    (no_training / "empty" / "sub").mkdir(parents=True)
+    (no_training / "empty" / "notes.txt").write_text("no pictures here")
+    message = refused(["--data", "empty"], capsys)
+    assert f"folder {os.path.abspath('empty')!r} holds no images" in message
+
+
+def test_fewer_images_than_a_batch(no_training, capsys):
+    write_pictures(no_training / "few", digits(5))
+    message = refused(["--data", "few"], capsys)
+    assert (
+        "BATCH_SIZE (--batch-size) must be at most 5, the number of training" in message
+    )
+
+
+def test_a_file_that_cannot_be_decoded_is_named(no_training, capsys):
+    write_pictures(no_training / "d", digits(40))
+    (no_training / "d" / "00007.png").write_bytes(b"\x89PNG but not really")
+    message = refused(["--data", "d"], capsys)
+    assert os.path.join("d", "00007.png") in message and "cannot be decoded" in message
+
+
+def test_pictures_that_would_not_fit_in_memory(no_training, monkeypatch, capsys):
+    write_pictures(no_training / "d", digits(40))
+    monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
+    monkeypatch.setattr(inputs, "read_images", lambda *a: pytest.fail("read them"))
+    message = refused(["--data", "d"], capsys)
+    assert "40 at IMG_SHAPE (30000, 30000, 3)) need about" in message
+    assert "GiB of memory" in message
+
+
+def test_a_data_file_is_not_a_folder(no_training, capsys):
+    (no_training / "x.png").write_bytes(b"")
+    message = refused(["--data", "x.png"], capsys)
+    assert (
+        "neither one of Keras's datasets (mnist, fashion_mnist) nor a folder" in message
+    )
+
+
+@pytest.fixture
+def unfinished_checkpoint(scratch):
+    """A checkpoint of a 10-iteration MNIST run stopped after 3, written cheaply."""
+    inputs.make_output_dirs([gan.IMAGES_DIR, gan.MODEL_DIR])
+    keras.utils.set_random_seed(0)
+    config = inputs.run_config(vars(gan), inputs.parse_args(vars(gan), []))
+    config.update(ITERATIONS=10, DATA="mnist")
+    run = safekeeping.Run(gan.build_gan(), config)
+    for _ in range(3):
+        run.record(0.5, 0.5, 0.7)
+    run.save_checkpoint(2)
+    return scratch
+
+
+def test_resume_refuses_other_data_naming_both(unfinished_checkpoint, capsys):
+    folder = write_pictures(unfinished_checkpoint / "mine", digits(40))
+    before = file_hashes(gan.MODEL_DIR), file_hashes(gan.IMAGES_DIR)
+    message = refusal(gan.main, ["--resume", "--data", "mine"], capsys, "gan.py")
+    assert f"DATA = 'mnist', this one {os.path.abspath(folder)!r}" in message
+    assert "resume with --data mnist as it was, or start over" in message
+    assert (file_hashes(gan.MODEL_DIR), file_hashes(gan.IMAGES_DIR)) == before
+
+
+# -----------------------------------------------------------------------------
+# Training on them
+
+
+@pytest.mark.slow
+def test_a_folder_of_mnist_pngs_trains_as_the_same_images_from_the_npz(
+    tmp_path, mnist_path
+):
+    images = np.load(mnist_path)["x_train"][:300]
+    folder = write_pictures(tmp_path / "pngs", images)
+    npz = write_npz(tmp_path / "same.npz", x_train=images)
+    args = ["--iterations", "3", "--sample-interval", "1"]
+    runs = {}
+    for name, extra, data_file in [
+        ("folder", ["--data", folder], None),
+        ("npz", [], npz),
+    ]:
+        (tmp_path / name).mkdir()
+        result = run_gan(args + extra, tmp_path / name, mnist=data_file)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[name] = log_lines(result.stdout), csv_rows(tmp_path / name)
+    assert len(runs["folder"][0]) == 3
+    assert runs["folder"] == runs["npz"]
+
+
+@pytest.fixture(scope="module")
+def colour_run(tmp_path_factory):
+    """gan.py trained for 3 iterations on a folder of 12x16 colour pictures, in this
+    process, with IMG_SHAPE edited to (12, 16, 3). Returns the run's folder."""
+    cwd = tmp_path_factory.mktemp("colour")
+    folder = write_pictures(cwd / "pictures", colour_pictures(48))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        patch.setattr(gan, "IMG_SHAPE", (12, 16, 3))
+        patch.setattr(gan, "JIT_COMPILE", False)
+        gan.main(["--data", folder, "--iterations", "3", "--sample-interval", "1"])
+    return cwd
+
+
+@pytest.mark.slow
+def test_a_colour_folder_trains_and_its_pictures_are_in_colour(colour_run):
+    generator = keras.saving.load_model(colour_run / gan.MODEL_DIR / "generator.keras")
+    assert generator.output_shape == (None, 12, 16, 3)
+    for name in ("2.png", "progress.gif"):
+        picture = np.asarray(
+            Image.open(colour_run / gan.IMAGES_DIR / name).convert("RGB")
+        )
+        channels = picture.astype(int)
+        assert np.abs(channels[..., 0] - channels[..., 1]).max() > 30, name  # not grey
+    settings = safekeeping.read_checkpoint(colour_run / gan.CHECKPOINT_PATH)["settings"]
+    assert settings["IMG_SHAPE"] == [12, 16, 3]
+    assert settings["DATA"] == str(colour_run / "pictures")
+
+
+# -----------------------------------------------------------------------------
+# evaluate.py and sample.py on the run's data
+
+
+@pytest.fixture
+def small_evaluation(monkeypatch):
+    monkeypatch.setattr(evaluate, "N_SAMPLES", 60)
+    monkeypatch.setattr(evaluate, "CLASSIFIER_EPOCHS", 1)
+    monkeypatch.setattr(sample, "GRID_SIZE", 3)
+
+
+@pytest.mark.slow
+def test_evaluate_and_sample_on_a_folder_with_labels_and_a_test_split(
+    scratch, small_evaluation, capsys, mnist_path
+):
+    mnist = np.load(mnist_path)
+    x, y = mnist["x_train"][:600], mnist["y_train"][:600]
+    write_pictures(scratch / "digits" / "train", x[:480], y[:480])
+    write_pictures(scratch / "digits" / "test", x[480:], y[480:])
+    generator = save_generator(scratch / "g.keras")  # untrained: any figures do
+    evaluate.main([generator, "--data", "digits"])
+    table = capsys.readouterr().out
+    assert "against the 120 digits test images" in table
+    assert "| Real digits (x_train[:80]) |" in table
+    assert "left out" not in table and "Goodfellow" not in table
+    row = next(line for line in table.splitlines() if line.startswith("| This gen"))
+    assert all(cell.strip() for cell in row.split("|")[1:-1])  # every figure there
+    assert "| Memorization |" in table
+    sample.main([generator, "--data", "digits", "--n", "3"])
+    for name in sample.PICTURES:
+        assert (scratch / sample.OUTPUT_DIR / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_evaluate_and_sample_on_a_colour_folder_without_labels_or_test_split(
+    colour_run, small_evaluation, monkeypatch, capsys
+):
+    monkeypatch.chdir(colour_run)
+    monkeypatch.setattr(gan, "IMG_SHAPE", (28, 28, 1))  # the checkpoint's is used
+    evaluate.main([])
+    table = capsys.readouterr().out
+    assert "no test images: Parzen, FID and memorization left out" in table
+    assert "no labels: the classifier's figures (score, FID, classes) left out" in table
+    assert "| Real pictures (x_train[:8]) |" in table
+    sample.main(["--n", "2"])
+    picture = Image.open(colour_run / sample.OUTPUT_DIR / "samples.png").convert("RGB")
+    channels = np.asarray(picture).astype(int)
+    assert np.abs(channels[..., 0] - channels[..., 2]).max() > 0  # colour, not grey
