@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-import gan  # noqa: F401  (loads Keras once, up front: draw_inputs uses gan)
+import gan  # loads Keras once, up front: draw_inputs uses gan
 import keras
 from benchmarks import speed
 import conftest
@@ -242,7 +242,7 @@ def test_draw_inputs_draws_in_train_iterations_order():
     real, noise_d, noise_g = speed.draw_inputs(x_train, 4)
     np.random.seed(3)
     index = np.random.randint(0, 50, 4)
-    first, second = np.random.normal(0, 1, (2, 4, 100))
+    first, second = np.random.normal(0, 1, (2, 4, gan.LATENT_DIM))
     assert np.array_equal(real[:, 0, 0, 0], index.astype("float32"))
     assert np.array_equal(noise_d, first.astype("float32"))
     assert np.array_equal(noise_g, second.astype("float32"))

@@ -112,9 +112,9 @@ def test_resume_and_start_over_together_are_refused(no_training, capsys):
 
 
 def test_unwritable_output_folder_is_refused(no_training, capsys):
-    (no_training / "images").write_text("a file where the folder should be")
+    (no_training / gan.IMAGES_DIR).write_text("a file where the folder should be")
     message = main_error([], capsys)
-    assert "cannot write to output folder 'images'" in message
+    assert f"cannot write to output folder {gan.IMAGES_DIR!r}" in message
     assert str(no_training) in message  # a relative path, with where it resolved
 
 
@@ -124,7 +124,7 @@ def test_a_full_output_folder_is_refused(no_training, monkeypatch, capsys):
 
     monkeypatch.setattr(inputs.tempfile, "TemporaryFile", full_disk)
     message = main_error([], capsys)
-    assert "cannot write to output folder 'images'" in message
+    assert f"cannot write to output folder {gan.IMAGES_DIR!r}" in message
     assert "(No space left on device); make it writable, free some space" in message
 
 
@@ -139,4 +139,4 @@ def test_bad_data_file_exits_with_one_line_and_no_traceback(tmp_path):
     assert last.startswith("gan.py: error: MNIST file") and str(bad) in last
     assert "MNIST_PATH" in last  # where the path came from: the fix names it
     assert result.stdout == ""  # nothing trained
-    assert not (tmp_path / "saved_model" / "generator.keras").exists()
+    assert not (tmp_path / gan.MODEL_DIR / "generator.keras").exists()

@@ -57,12 +57,12 @@ def test_ctrl_c_stops_with_status_130_a_checkpoint_and_the_resume_command(
     assert lines[-1] == shlex.join([sys.executable, str(GAN), *ARGS, "--resume"])
     last = int(lines[-2].split()[3].rstrip("."))  # "Stopped after iteration N."
     assert 0 <= last < 59
-    path = stopped / "saved_model" / "checkpoint.npz"
+    path = stopped / gan.CHECKPOINT_PATH
     assert safekeeping.read_checkpoint(str(path))["iteration"] == last
     assert len(csv_rows(stopped)) == last + 2  # header + one row per iteration
-    assert (stopped / "images" / "progress.gif").exists()
-    assert (stopped / "images" / "losses.png").exists()
-    assert (stopped / "saved_model" / "generator.keras").exists()
+    assert (stopped / gan.IMAGES_DIR / "progress.gif").exists()
+    assert (stopped / gan.IMAGES_DIR / "losses.png").exists()
+    assert (stopped / gan.MODEL_DIR / "generator.keras").exists()
 
 
 @pytest.mark.slow
@@ -86,9 +86,9 @@ def test_csv_has_one_row_per_iteration_and_gif_one_frame_per_grid(straight_and_s
     assert rows[0] == ["iteration", "d_loss", "d_accuracy", "g_loss"]
     assert [int(r[0]) for r in rows[1:]] == list(range(60))
     assert all(0 <= float(r[2]) <= 1 for r in rows[1:])
-    gif = Image.open(straight / "images" / "progress.gif")
+    gif = Image.open(straight / gan.IMAGES_DIR / "progress.gif")
     assert gif.n_frames == 6
-    plot = Image.open(straight / "images" / "losses.png")
+    plot = Image.open(straight / gan.IMAGES_DIR / "losses.png")
     assert plot.size[0] > 300
 
 
@@ -241,7 +241,7 @@ def test_resume_without_a_checkpoint_names_the_folder_it_looked_in(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as stop:
         gan.main(["--resume"])
-    assert f"--resume found no checkpoint in 'saved_model' (in {tmp_path})" in str(
+    assert f"--resume found no checkpoint in {gan.MODEL_DIR!r} (in {tmp_path})" in str(
         stop.value.code
     )
 
@@ -311,8 +311,8 @@ def test_a_run_resumes_under_another_backend(
     torch: the weights, optimizer slots and NumPy's noise carry over, and the rows
     before the checkpoint stay; the new rows follow the new backend's arithmetic."""
     straight = straight_run[0]
-    shutil.copytree(straight / "saved_model", tmp_path / "saved_model")
-    shutil.copytree(straight / "images", tmp_path / "images")
+    for folder in (gan.MODEL_DIR, gan.IMAGES_DIR):
+        shutil.copytree(straight / folder, tmp_path / folder)
     args = [*ARGS, "--resume", "--iterations", "70"]
     result = run_gan(args, tmp_path, backend=backend, mnist=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -102,7 +102,8 @@ def test_three_pictures_and_the_same_seed_makes_the_same_ones(
     argv = [generator_path, "--mnist-path", mnist_file, "--n", "3"]
     first = run_sample(tmp_path / "a", monkeypatch, argv)
     assert capsys.readouterr() == (
-        "Wrote images/samples.png, images/interpolation.png, images/nearest.png.\n",
+        # images/samples.png, images/interpolation.png, images/nearest.png
+        f"Wrote {', '.join(os.path.join(gan.IMAGES_DIR, n) for n in PICTURES)}.\n",
         inputs.platform_line() + "\n",  # what it runs on, once the inputs are checked
     )
     again = run_sample(tmp_path / "b", monkeypatch, argv)
@@ -148,7 +149,7 @@ def test_a_bad_flag(flags, says, tmp_path, monkeypatch, capsys):
 def test_a_missing_generator_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     message = error_of([], capsys)  # the default, saved_model/generator.keras
-    assert "generator file 'saved_model/generator.keras'" in message
+    assert f"generator file {evaluate.GENERATOR_PATH!r}" in message
     assert "No such file or directory" in message and "python gan.py" in message
 
 
@@ -221,7 +222,7 @@ def test_the_script_on_real_mnist(tmp_path, generator_path, mnist_path):
     )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 120
-    assert result.stdout.startswith("Wrote images/samples.png")
+    assert result.stdout.startswith(f"Wrote {gan.IMAGES_DIR}/samples.png")
     for name in PICTURES:
         assert 0 < os.path.getsize(tmp_path / gan.IMAGES_DIR / name) < 2**20
     bad = subprocess.run(
