@@ -282,7 +282,7 @@ def classifier_path(data, shape, arrays):
 def load_or_train_classifier(data, path=CLASSIFIER_PATH):
     """The cached classifier at path; trained on the classifier's share of the
     training images (held_out) and saved there, first if missing."""
-    num_classes = len(data.get("classes", range(NUM_CLASSES))) if data else NUM_CLASSES
+    num_classes = len(data.get("classes", range(NUM_CLASSES)))
 
     def check(model):
         model.get_layer(FEATURES_LAYER)  # a ValueError where it has none

@@ -355,10 +355,12 @@ def read_data(data, shape, path="", source="", splits=("train",), labels=False):
     )
     check_memory(sum(len(arrays[f"x_{s}"]) for s in splits), shape, f"{data}'s")
     for key in [f"x_{split}" for split in splits]:  # 28x28 grey, fitted as a folder's
-        x = arrays[key][..., None]
-        if shape != x.shape[1:]:
-            x = np.stack([fit(Image.fromarray(image[..., 0]), shape) for image in x])
-        arrays[key] = x
+        if shape == (28, 28, 1):
+            arrays[key] = arrays[key][..., None]
+        else:
+            arrays[key] = np.stack(
+                [fit(Image.fromarray(i), shape) for i in arrays[key]]
+            )
     arrays["classes"] = [str(digit) for digit in range(10)]
     return arrays
 

@@ -466,7 +466,7 @@ def test_a_cached_classifier_that_is_not_this_ones_is_reported(tmp_path, damage)
     else:  # a Keras model, but with no features layer and 3 classes
         save_model(path, 784, [layers.Dense(3, activation="softmax")])
     with pytest.raises(inputs.InputError, match="delete it and run again"):
-        evaluate.load_or_train_classifier(None, path=str(path))
+        evaluate.load_or_train_classifier({}, path=str(path))
 
 
 def test_the_classifier_is_cached_whole_and_then_reused(tmp_path, monkeypatch):
