@@ -1,17 +1,36 @@
-"""The classic MLP GAN on MNIST (Goodfellow et al., 2014), in Keras 3.
+# %% [markdown]
+# # The classic GAN on MNIST, in Keras 3
+#
+# A generative adversarial network (Goodfellow et al., 2014) is two networks in a
+# game. The generator G turns random noise z into images; the discriminator D says how
+# likely an image is to be real rather than one of G's. D learns to tell them apart,
+# G learns to fool D:
+#
+# $$\min_G \max_D \; \mathbb{E}_{x \sim p_\text{data}}[\log D(x)] +
+# \mathbb{E}_{z \sim p_z}[\log(1 - D(G(z)))]$$
+#
+# This is eriklindernoren's Keras-GAN `gan/gan.py`, as the "One Day One GAN, day 1"
+# notes walk through it: two small perceptrons, trained on MNIST one batch at a time.
+# Same networks, same optimizer, same loop and log line; what changed is only what
+# Keras 3 needs to train it for real. Run it with `python gan.py`, in a notebook
+# (`gan.ipynb`, made from this file), or cell by cell in an editor that knows `# %%`.
 
-A faithful port of eriklindernoren's Keras-GAN `gan/gan.py`: the same networks, the
-same optimizer, the same training loop, made correct on Keras 3 (README.md, "What
-changed from the original, and why"). Run it with `python gan.py`; tune it by editing
-the constants below or, for one run, with flags (`python gan.py --help`); DATA and
-IMG_SHAPE point it at Fashion-MNIST or a folder of your own pictures, grey or colour.
-Watch `images/*.png`. What keeps a run safe and watchable is in inputs.py and
-safekeeping.py.
-"""
+# %%
+"""The classic MLP GAN on MNIST (Goodfellow et al., 2014), in Keras 3: eriklindernoren's
+Keras-GAN `gan/gan.py`, made to train for real. `python gan.py` trains it (flags:
+`python gan.py --help`); the constants below are its knobs. inputs.py and safekeeping.py
+keep a run safe and watchable."""
 
+import importlib.util
 import os
 import sys
 
+if not all(importlib.util.find_spec(m) for m in ("inputs", "safekeeping")):
+    sys.exit(  # a notebook opened on its own, in Colab say
+        "gan.py needs inputs.py and safekeeping.py beside it: upload them next to "
+        "the notebook (Colab: the Files pane), or clone the repository and open "
+        "gan.ipynb there"
+    )
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
 
@@ -20,13 +39,18 @@ if __name__ == "__main__":  # until the run's own handlers: nothing is written y
 inputs.load_keras()  # quietly; a missing backend or a too old Keras is one sentence
 import keras
 from keras import layers
-
 from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
 
 import safekeeping
 
-# -----------------------------------------------------------------------------
-# Constants: every knob of a run. Flags override some of them for one run.
+# %% [markdown]
+# ## Constants
+#
+# Every knob of a run. Edit them here, or override one for a single run: a flag
+# (`python gan.py --batch-size 64`), or papermill's `-p BATCH_SIZE 64`, which sets
+# this cell's values in a notebook.
+
+# %% tags=["parameters"]
 DATA = "mnist"  # or "fashion_mnist" (Keras's datasets), or a folder of your images
 ITERATIONS = 30001  # the original calls these "epochs": each is one batch per phase
 BATCH_SIZE = 32
@@ -36,13 +60,14 @@ IMG_SHAPE = (28, 28, 1)  # (height, width, channels: 1 grey, 3 colour); data fit
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 SEED = 1337
-CHECKPOINT_INTERVAL = 1000  # --resume continues from the last of these
+CHECKPOINT_INTERVAL = 1000  # a stopped run continues from the last of these
+RESUME = False  # True: continue the stopped run whose checkpoint is in MODEL_DIR
+START_OVER = False  # True: replace a stopped run instead of refusing to
 FIXED_GRID_NOISE = True  # False: fresh noise for every grid, as the original
 GRID_ROWS, GRID_COLS = 5, 5
 GIF_FRAME_MS = 200
 IMAGES_DIR = "images"  # grids, losses.csv, losses.png, progress.gif
 MODEL_DIR = "saved_model"  # generator.keras at the end, checkpoint.npz on the way
-CHECKPOINT_PATH = os.path.join(MODEL_DIR, "checkpoint.npz")
 # XLA-compile the train steps. Keras's "auto" leaves XLA off for TensorFlow on a CPU,
 # where it makes these small steps about 20% faster; JAX compiles anyway, and torch
 # stays eager, as Keras leaves it.
@@ -51,19 +76,26 @@ JIT_COMPILE = keras.backend.backend() != "torch"
 MNIST_PATH = os.environ.get("MNIST_PATH", "")
 FASHION_MNIST_PATH = os.environ.get("FASHION_MNIST_PATH", "")
 
-# -----------------------------------------------------------------------------
-# Data
+# %% [markdown]
+# ## Data
+#
+# The training images, scaled from [0, 255] to [-1, 1]: the range of the generator's
+# tanh output, so that real and generated images look alike to D. The noise is
+# z ~ N(0, 1), as in the notes.
+
+# %%
 
 
-def load_images(data=DATA, path="", source=""):
-    """The training images of `data` (inputs.read_data: Keras's dataset, from the .npz
-    at `path` if given, or a folder), fitted to IMG_SHAPE and scaled to [-1, 1]."""
-    x_train = inputs.read_data(data, IMG_SHAPE, path, source)["x_train"]
+def load_images():
+    """The training images of DATA, fitted to IMG_SHAPE and scaled to [-1, 1], and
+    the line that says what was read."""
+    path = globals().get(inputs.KERAS_DATASETS.get(DATA), "")  # MNIST_PATH, say
+    arrays = inputs.read_data(DATA, IMG_SHAPE, path)
     # float32 once, up front and in place (no float64 copies): the loop only indexes it.
-    x_train = x_train.astype("float32")
+    x_train = arrays["x_train"].astype("float32")
     x_train /= 127.5
     x_train -= 1.0
-    return x_train
+    return x_train, arrays["summary"]
 
 
 def sample_noise(n):
@@ -71,8 +103,13 @@ def sample_noise(n):
     return np.random.normal(0, 1, (n, LATENT_DIM)).astype("float32")
 
 
-# -----------------------------------------------------------------------------
-# Generator: z -> image of IMG_SHAPE (28x28x1 for MNIST) in [-1, 1]
+# %% [markdown]
+# ## Generator
+#
+# z -> three Dense layers of 256, 512 and 1,024 units, each with LeakyReLU and
+# BatchNormalization -> one pixel per output, tanh -> an image of IMG_SHAPE.
+
+# %%
 
 
 def build_generator():
@@ -87,8 +124,13 @@ def build_generator():
     return keras.Model(noise, img, name="generator")
 
 
-# -----------------------------------------------------------------------------
-# Discriminator: image -> probability that it is real
+# %% [markdown]
+# ## Discriminator
+#
+# An image -> two Dense layers of 512 and 256 units with LeakyReLU -> the probability
+# that it is real. It is compiled on its own: it learns in its own phase.
+
+# %%
 
 
 def build_discriminator():
@@ -109,8 +151,17 @@ def build_discriminator():
     return discriminator
 
 
-# -----------------------------------------------------------------------------
-# Combined model: z -> G -> D, trained to make D say "real"
+# %% [markdown]
+# ## The combined model
+#
+# z -> G -> D, trained with the label "real": its loss is small when G fools D. Only
+# G may learn here, or D would learn to call fakes real. The original freezes D with
+# `discriminator.trainable = False` before compiling the combined model, and Keras 2
+# read the flag then. Keras 3 reads it when a model's train function first runs, so
+# that order leaves D frozen in its own phase too: a naive port prints losses and
+# saves pictures while D never learns. Here each phase sets the flag itself.
+
+# %%
 
 
 def build_combined(generator, discriminator):
@@ -133,14 +184,20 @@ def build_gan():
     return generator, discriminator, build_combined(generator, discriminator)
 
 
-# -----------------------------------------------------------------------------
-# The two training phases. Keras 3 reads `trainable` when a model's train function
-# first runs, not when it is compiled, so each phase says which weights it may move.
+# %% [markdown]
+# ## The two training phases
+#
+# D learns from a real batch (label 1) and a batch of G's (label 0); then G learns,
+# through the frozen D, from fresh noise labelled real. Each phase says which weights
+# it may move before it trains.
+
+# %%
 
 
-def train_on_batch(model, x, y):
-    """This batch's loss (and accuracy), as Keras 3.15 returns them. Before 3.15 it
-    returned the means over every call since compile, so there the metrics restart."""
+def losses_of_batch(model, x, y):
+    """This batch's loss (and accuracy), as Keras 3.15 returns them. Before 3.15
+    train_on_batch returned the means over every call since compile, so there the
+    metrics restart."""
     if inputs.keras_version() >= (3, 15):
         return model.train_on_batch(x, y)
     model.reset_metrics()
@@ -154,8 +211,8 @@ def train_discriminator(generator, discriminator, real_images):
     # Inference mode: making D's fake batch must not move G's BatchNorm statistics.
     fake_images = generator.predict_on_batch(sample_noise(n))
     discriminator.trainable = True
-    loss_real, acc_real = train_on_batch(discriminator, real_images, valid)
-    loss_fake, acc_fake = train_on_batch(discriminator, fake_images, fake)
+    loss_real, acc_real = losses_of_batch(discriminator, real_images, valid)
+    loss_fake, acc_fake = losses_of_batch(discriminator, fake_images, fake)
     return 0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake)
 
 
@@ -163,7 +220,7 @@ def train_generator(combined, discriminator, batch_size):
     """One step of z -> G -> D on fresh noise labelled real; only G learns."""
     discriminator.trainable = False
     valid = np.ones((batch_size, 1), "float32")
-    return train_on_batch(combined, sample_noise(batch_size), valid)
+    return losses_of_batch(combined, sample_noise(batch_size), valid)
 
 
 def train_iteration(generator, discriminator, combined, x_train, batch_size):
@@ -174,8 +231,14 @@ def train_iteration(generator, discriminator, combined, x_train, batch_size):
     return d_loss, d_acc, g_loss
 
 
-# -----------------------------------------------------------------------------
-# Sampling: a 5x5 grid of generated images
+# %% [markdown]
+# ## Sampling
+#
+# A 5x5 grid of G's images, saved as `images/<iteration>.png` (and shown in a
+# notebook). By default every grid comes from the same 25 latent points, so that
+# one set of digits is seen forming.
+
+# %%
 
 
 def sample_images(generator, iteration, noise=None):
@@ -190,59 +253,78 @@ def sample_images(generator, iteration, noise=None):
         image = image if image.shape[-1] == 3 else image[:, :, 0]  # colour or grey
         ax.imshow(image, cmap="gray", vmin=0, vmax=1)
         ax.axis("off")
-    safekeeping.save_figure(fig, os.path.join(IMAGES_DIR, f"{iteration}.png"))
+    path = os.path.join(IMAGES_DIR, f"{iteration}.png")
+    safekeeping.save_figure(fig, path, show=True)  # in a notebook, under the log line
 
 
-# -----------------------------------------------------------------------------
-# The loop
+# %% [markdown]
+# ## The loop
+#
+# Each iteration trains both phases on one batch; every SAMPLE_INTERVAL iterations
+# it prints the original's log line and saves a grid. The run records every loss,
+# writes a checkpoint every CHECKPOINT_INTERVAL iterations, and stops cleanly after
+# the current iteration on Ctrl-C (or a notebook's stop button).
+
+# %%
 
 
-def train(x_train, config, checkpoint=None):
-    """Trains from scratch, or on from `checkpoint`, with `config` (the constants);
-    returns the safekeeping.Run, which says where it ended and why."""
-    iterations, batch_size = config["ITERATIONS"], config["BATCH_SIZE"]
-    keras.utils.set_random_seed(config["SEED"])  # Python, NumPy and backend generators
+def train(x_train, checkpoint=None):
+    """Trains from scratch, or on from `checkpoint`; returns the safekeeping.Run,
+    which says where it ended and why."""
+    keras.utils.set_random_seed(SEED)  # Python, NumPy and backend generators
     generator, discriminator, combined = models = build_gan()
     print(inputs.platform_line())  # "is my GPU used?"
     generator.summary()
     discriminator.summary()
-    with safekeeping.Run(models, config, checkpoint) as run:
-        grid_noise = run.fixed_noise if config["FIXED_GRID_NOISE"] else None
-        for iteration in range(run.start, iterations):
+    with safekeeping.Run(models, globals(), checkpoint) as run:
+        grid_noise = run.grid_noise if FIXED_GRID_NOISE else None
+        for iteration in range(run.start, ITERATIONS):
             d_loss, d_acc, g_loss = train_iteration(
-                generator, discriminator, combined, x_train, batch_size
+                generator, discriminator, combined, x_train, BATCH_SIZE
             )
             run.record(d_loss, d_acc, g_loss)
-            if iteration % config["SAMPLE_INTERVAL"] == 0:
+            if iteration % SAMPLE_INTERVAL == 0:
                 run.print(
                     "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"
                     % (iteration, d_loss, 100 * d_acc, g_loss)
                 )
                 sample_images(generator, iteration, grid_noise)
-                run.write_csv()
-                run.plot_losses()
-            if (iteration + 1) % config["CHECKPOINT_INTERVAL"] == 0 or run.stop_signals:
-                run.save_checkpoint(iteration)
-            if run.stop_signals:
+                run.write_losses()
+            if (iteration + 1) % CHECKPOINT_INTERVAL == 0 or run.stop.requested:
+                run.save_checkpoint()
+            if run.stop.requested:
                 break
     return run
 
 
 def main(argv=None):
-    args = inputs.parse_args(globals(), argv)  # --batch-size overrides BATCH_SIZE, ...
-    config = inputs.run_config(globals(), args)
-    inputs.check_config(config)  # bad input raises InputError: one sentence, exit 1
-    with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):  # one run at a time
-        checkpoint = safekeeping.checkpoint_to_continue(config, args)  # or None
-        path, source = inputs.dataset_path(args, config["DATA"], config)
-        x_train = load_images(config["DATA"], path, source)
-        inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
-        run = train(x_train, config, checkpoint)
-    if run.stop_signals:
-        run.print(run.stop_report("gan.py", argv))
-        if not inputs.ipython():  # a notebook's cell ends without an error
-            sys.exit(128 + run.stop_signals[0])  # 130 after Ctrl-C, 143 after SIGTERM
+    """Trains with the constants above. `argv`, flags, overrides them for this run:
+    by default the command line of `python gan.py` or `%run gan.py`, none in a
+    notebook or after `import gan`."""
+    here = os.path.realpath(globals().get("__file__", "."))  # none in a notebook
+    if argv is None and os.path.realpath(sys.argv[0]) == here:
+        argv = sys.argv[1:]
+    with inputs.settings_for_run(globals(), argv or []):  # one sentence if nonsense
+        with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):  # one run at a time
+            checkpoint = safekeeping.checkpoint_to_continue(globals())
+            if checkpoint is False:  # nothing left to do, and it said so
+                return
+            x_train, what_was_read = load_images()
+            inputs.check_batch_size(BATCH_SIZE, len(x_train))
+            print(what_was_read)
+            run = train(x_train, checkpoint)
+        if run.stop.signals:
+            run.print(run.stop_report(argv, __name__))
+            if not inputs.ipython_shell():  # a notebook's cell ends without an error
+                sys.exit(128 + run.stop.signals[0])  # 130: Ctrl-C, 143: SIGTERM
 
 
+# %% [markdown]
+# ## Train
+#
+# About 15 minutes on a laptop's CPU for the 30,001 iterations. Watch the grids: the
+# digits take shape within a few thousand iterations.
+
+# %%
 if __name__ == "__main__":
     main()

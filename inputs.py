@@ -1,7 +1,8 @@
-"""Reading and checking what a run is given: Keras's backend, flags, constants, MNIST,
+"""Reading and checking what a run is given: Keras's backend, flags, constants, data,
 output folders. Every problem is an InputError: one sentence that says what to fix,
 raised before anything trains. It is a SystemExit, so uncaught it ends the script with
-`<script>: error: <sentence>` on stderr and exit status 1, as sys.exit does.
+`<script>: error: <sentence>` on stderr and exit status 1, as sys.exit does; in a
+notebook the cell shows the sentence alone.
 """
 
 import argparse
@@ -25,6 +26,9 @@ class InputError(SystemExit):
 
     def __str__(self):
         return self.sentence
+
+    def _render_traceback_(self):  # what IPython shows in place of a traceback
+        return [f"error: {self.sentence}"]
 
 
 def program():
@@ -54,9 +58,15 @@ def shown(path):
 
 # -----------------------------------------------------------------------------
 # Start-up: before Keras loads, which takes seconds
-def ipython():
-    """The IPython shell (a notebook's kernel, say) running this with %run, or None."""
-    return "IPython" in sys.modules and sys.modules["IPython"].get_ipython()
+def ipython_shell():
+    """The IPython shell running this (a notebook's kernel, say), or None."""
+    return "IPython" in sys.modules and sys.modules["IPython"].get_ipython() or None
+
+
+if ipython_shell():  # an InputError in a cell: the sentence, without SystemExit's notes
+    ipython_shell().set_custom_exc(
+        (InputError,), lambda shell, *error, **_: shell.showtraceback(error)
+    )
 
 
 class ExitOnStop:
@@ -65,7 +75,7 @@ class ExitOnStop:
 
     def __init__(self, message):  # installs itself
         self.message = message
-        if ipython():
+        if ipython_shell():
             return  # %run in a notebook: its interrupt stays the kernel's
         for signum in (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` left it
@@ -97,32 +107,38 @@ def quiet_stderr():
 
 
 def load_keras():
-    """Imports Keras and its backend quietly; a backend that cannot load, or a Keras
-    too old for this script, is one sentence. TensorFlow's INFO notes stay hidden for
-    the whole run, its warnings and errors (a GPU out of memory, say) do not."""
+    """Imports Keras and its backend quietly, and brings up the devices; a backend
+    that cannot load, or a Keras too old for this script, is one sentence.
+    TensorFlow's INFO notes stay hidden for the whole run, its warnings and errors (a
+    GPU out of memory, say) do not."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    try:
-        with quiet_stderr():
+    with quiet_stderr():
+        try:
             import keras
-    except (ImportError, ValueError) as err:  # ValueError: an unknown KERAS_BACKEND
-        fix = f"`pip install {err.name}`, or " if getattr(err, "name", None) else ""
-        raise InputError(
-            f"Keras could not load its backend ({err}); {fix}set KERAS_BACKEND to one "
-            "that is installed: tensorflow, jax or torch"
-        ) from None
-    if keras_version() < (3, 8):  # 3.6 and 3.7 break when `combined` is compiled
-        raise InputError(
-            f"Keras {keras.__version__} is installed and this script needs Keras 3.8 "
-            "or newer; pip install -U 'keras>=3.8'"
-        )
+        except (ImportError, ValueError) as err:  # ValueError: unknown KERAS_BACKEND
+            fix = f"`pip install {err.name}`, or " if getattr(err, "name", None) else ""
+            raise InputError(
+                f"Keras could not load its backend ({err}); {fix}set KERAS_BACKEND to "
+                "one that is installed: tensorflow, jax or torch"
+            ) from None
+        if keras_version() < (3, 8):  # 3.6 and 3.7 break when `combined` is compiled
+            raise InputError(
+                f"Keras {keras.__version__} is installed and this script needs Keras "
+                "3.8 or newer; pip install -U 'keras>=3.8'"
+            )
+        # TensorFlow looks for GPUs at its first tensor, and on a machine with CUDA's
+        # libraries and no GPU logs "failed call to cuInit", an error that is none.
+        keras.ops.zeros(())
+        platform_line()
 
 
-@functools.cache  # train_on_batch asks at every step
+@functools.cache  # losses_of_batch asks at every step
 def keras_version():
     """(3, 15) for Keras 3.15.1, once loaded."""
     return tuple(int(n) for n in sys.modules["keras"].__version__.split(".")[:2])
 
 
+@functools.cache  # the devices are probed once, while start-up is quiet
 def platform_line():
     """What a run is on: `Keras 3.15.1, TensorFlow 2.21.0 backend, on CPU (no GPU
     visible)`: the question users of the original asked most after errors."""
@@ -130,33 +146,38 @@ def platform_line():
 
     backend = keras.backend.backend()
     module = importlib.import_module(backend)
-    with quiet_stderr():  # TensorFlow's device probe writes its CUDA notes again
-        if backend == "jax":
-            gpus = [d.device_kind for d in module.devices() if d.platform == "gpu"]
-        elif backend == "torch":
-            cuda = module.cuda
-            gpus = [cuda.get_device_name(i) for i in range(cuda.device_count())]
-        else:
-            details = module.config.experimental.get_device_details
-            gpus = module.config.list_physical_devices("GPU")
-            gpus = [details(gpu).get("device_name", gpu.name) for gpu in gpus]
+    if backend == "jax":
+        gpus = [d.device_kind for d in module.devices() if d.platform == "gpu"]
+    elif backend == "torch":
+        cuda = module.cuda
+        gpus = [cuda.get_device_name(i) for i in range(cuda.device_count())]
+    else:
+        details = module.config.experimental.get_device_details
+        gpus = module.config.list_physical_devices("GPU")
+        gpus = [details(gpu).get("device_name", gpu.name) for gpu in gpus]
     name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[backend]
     where = f"on GPU: {', '.join(gpus)}" if gpus else "on CPU (no GPU visible)"
     return f"Keras {keras.__version__}, {name} {module.__version__} backend, {where}"
 
 
 # -----------------------------------------------------------------------------
-# Flags and constants
+# Settings: gan.py's constants, a flag overriding one for a run
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, with a bad flag reported as one sentence (no usage block)."""
 
     def error(self, message):
-        sys.exit(f"{self.prog}: error: {message}; see --help")
+        raise InputError(f"{message}; see --help")
 
 
-# The whole numbers among gan.py's constants, and the ranges that make sense. The
-# iterations' bound keeps a typo from looking like a plan; nothing is allocated for it.
-WHOLE_NUMBERS = {
+# The constants that a flag overrides (BATCH_SIZE: --batch-size), and the whole
+# numbers among the constants with the ranges that make sense. The iterations' bound
+# keeps a typo from looking like a plan; nothing is allocated for it.
+FLAGS = ("DATA", "ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "SEED")
+FLAGS += ("CHECKPOINT_INTERVAL", "RESUME", "START_OVER", "MNIST_PATH")
+FLAGS += ("FASHION_MNIST_PATH",)
+RANGES = {
     "ITERATIONS": (1, 10**12),
     "BATCH_SIZE": (1, None),  # at most the number of training images, once read
     "SAMPLE_INTERVAL": (1, None),
@@ -167,34 +188,6 @@ WHOLE_NUMBERS = {
     "GRID_COLS": (1, 100),
     "GIF_FRAME_MS": (1, 60_000),
 }
-FLAGS = ("ITERATIONS", "BATCH_SIZE", "SAMPLE_INTERVAL", "CHECKPOINT_INTERVAL", "SEED")
-FLAGS += ("DATA",)
-
-
-def parse_args(constants, argv=None):
-    """gan.py's flags: each of FLAGS overrides its constant for one run."""
-    doc = constants["__doc__"].splitlines()[0]
-    parser = ArgumentParser(prog="gan.py", description=doc)
-    for name in FLAGS:
-        help = f"{name}: {constants[name]}"
-        kind = flag_type(name) if name in WHOLE_NUMBERS else str
-        parser.add_argument(flag(name), type=kind, help=help)
-    add = parser.add_mutually_exclusive_group().add_argument
-    add("--resume", action="store_true", help="continue a stopped run")
-    add("--start-over", action="store_true", help="replace a stopped run")
-    add_dataset_paths(parser)
-    return parser.parse_args(argv)
-
-
-def run_config(constants, args):
-    """Every knob of this run: the constants, with the flags' values where given; a
-    folder's DATA as an absolute path, which a checkpoint can be compared with."""
-    flags = {k.upper(): v for k, v in vars(args).items() if v is not None}
-    config = {k: flags.get(k, v) for k, v in constants.items() if k.isupper()}
-    data = config.get("DATA")
-    if isinstance(data, str) and data not in KERAS_DATASETS and os.path.isdir(data):
-        config["DATA"] = os.path.abspath(data)
-    return config
 
 
 def flag(name):
@@ -202,54 +195,53 @@ def flag(name):
     return "--" + name.lower().replace("_", "-")
 
 
-def labelled(name):
+def with_flag(name):
     """ITERATIONS (--iterations): a constant, with its flag where it has one."""
     return f"{name} ({flag(name)})" if name in FLAGS else name
 
 
-def flag_type(name):
-    """An argparse type: a whole number in the range of the constant `name`."""
-    return whole_number(*WHOLE_NUMBERS[name])
+def parse_flags(constants, argv):
+    """The constants that the flags in argv override: {"BATCH_SIZE": 64}."""
+    parser = ArgumentParser(
+        prog="gan.py", description="Trains the classic MLP GAN; a flag overrides "
+        "its constant (see the top of gan.py) for this run."
+    )  # fmt: skip
+    either = parser.add_mutually_exclusive_group()
+    for name in FLAGS:
+        help = f"{name} (now {constants[name]!r})"
+        if isinstance(constants[name], bool):  # RESUME, START_OVER
+            either.add_argument(flag(name), action="store_const", const=True, help=help)
+        else:
+            parser.add_argument(
+                flag(name), type=int if name in RANGES else str, help=help
+            )
+    flags = vars(parser.parse_args(argv))
+    return {name.upper(): value for name, value in flags.items() if value is not None}
 
 
-def whole_number(minimum, maximum=None):
-    """An argparse type: a whole number in [minimum, maximum]."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            error = f"expected a whole number, got {text!r}"
-            raise argparse.ArgumentTypeError(error) from None
-        check_whole_number("", value, minimum, maximum, argparse.ArgumentTypeError)
-        return value
-
-    return parse
-
-
-def check_whole_number(name, value, minimum, maximum=None, error=InputError):
-    name = f"{name} " if name else ""
+def check_whole_number(name, value, low, high=None):
     if not isinstance(value, int) or isinstance(value, bool):
-        raise error(f"{name}must be a whole number, got {value!r}")
-    if value < minimum:
-        raise error(f"{name}must be at least {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise error(f"{name}must be at most {maximum}, got {value!r}")
+        raise InputError(f"{name} must be a whole number, got {value!r}")
+    if value < low:
+        raise InputError(f"{name} must be at least {low}, got {value!r}")
+    if high is not None and value > high:
+        raise InputError(f"{name} must be at most {high}, got {value!r}")
 
 
-def check_config(config):
-    """The constants can be edited too: refuse nonsense before building anything."""
-    for name, (low, high) in WHOLE_NUMBERS.items():
-        check_whole_number(labelled(name), config[name], low, high)
+def check_settings(settings):
+    """The constants, as edited and as the flags set them: nonsense is refused before
+    anything is built."""
+    for name, (low, high) in RANGES.items():
+        check_whole_number(with_flag(name), settings[name], low, high)
     for name, within, interval in [
         ("LEARNING_RATE", lambda v: 0 < v <= 1, "(0, 1]"),
         ("BETA_1", lambda v: 0 <= v < 1, "[0, 1)"),
     ]:
-        value = config[name]
+        value = settings[name]
         real = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not (real and within(value)):  # NaN and the infinities fail within() too
             raise InputError(f"{name} must be a number in {interval}, got {value!r}")
-    shape = config["IMG_SHAPE"]
+    shape = settings["IMG_SHAPE"]
     if not (
         isinstance(shape, tuple)
         and len(shape) == 3
@@ -260,7 +252,28 @@ def check_config(config):
             "IMG_SHAPE must be (height, width, channels) with a height and width of at "
             f"least 1 and 1 channel (grey) or 3 (colour), got {shape!r}"
         )
-    check_data(config["DATA"])
+    if settings["RESUME"] and settings["START_OVER"]:
+        raise InputError("RESUME and START_OVER are both True; set one of them")
+    check_data(settings["DATA"])
+
+
+@contextlib.contextmanager
+def settings_for_run(constants, argv):
+    """gan.py's constants (its globals) with the flags in argv applied, checked, for
+    the length of one run, then as they were: the one road by which a setting, edited,
+    flagged or a notebook's parameter, reaches the code. A folder's DATA is made
+    absolute, for a checkpoint to be compared with."""
+    overrides = parse_flags(constants, argv)
+    settings = {k: v for k, v in constants.items() if k.isupper()} | overrides
+    check_settings(settings)
+    if settings["DATA"] not in KERAS_DATASETS:
+        overrides["DATA"] = os.path.abspath(settings["DATA"])
+    before = {name: constants[name] for name in overrides}
+    constants.update(overrides)
+    try:
+        yield
+    finally:
+        constants.update(before)
 
 
 def check_data(data):
@@ -269,8 +282,8 @@ def check_data(data):
         isinstance(data, str) and os.path.isdir(data)
     ):
         raise InputError(
-            f"{labelled('DATA')} is {data!r}, which is neither one of Keras's datasets "
-            f"({', '.join(KERAS_DATASETS)}) nor a folder; name one of those or the "
+            f"{with_flag('DATA')} is {data!r}, which is neither one of Keras's "
+            f"datasets ({', '.join(KERAS_DATASETS)}) nor a folder; name one of those or the "
             "folder of your images"
         )
 
@@ -278,28 +291,9 @@ def check_data(data):
 def check_batch_size(batch_size, n_images):
     if batch_size > n_images:
         raise InputError(
-            f"{labelled('BATCH_SIZE')} must be at most {n_images}, the number of "
+            f"{with_flag('BATCH_SIZE')} must be at most {n_images}, the number of "
             f"training images, got {batch_size}"
         )
-
-
-def add_dataset_paths(parser):
-    for name, constant in KERAS_DATASETS.items():
-        parser.add_argument(
-            flag(constant), help=f"a local {name}.npz (default: ${constant})"
-        )
-
-
-def dataset_path(args, data, constants):
-    """(path, source): the .npz that --mnist-path (or --fashion-mnist-path) names for
-    Keras's dataset `data`, else its constant in `constants` (empty: download), and
-    where it was named, for the fix; ("", "") for a folder."""
-    constant = KERAS_DATASETS.get(data)
-    if constant is None:
-        return "", ""
-    if getattr(args, constant.lower(), None):
-        return getattr(args, constant.lower()), flag(constant)
-    return constants[constant], constant
 
 
 # -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What keeps a run of gan.py safe and watchable, beside the GAN itself: files written
-aside and renamed into place, one run per folder, checkpoints that continue a run
-exactly, and the Run, which records the losses (CSV, plot, progress bar), makes the
-GIF, and ends the loop after the current iteration on Ctrl-C or SIGTERM.
+aside and renamed into place, one run per folder, stop requests, a progress line, the
+losses, the GIF, and checkpoints that continue a run exactly. The Run ties them to the
+loop. Each function takes the settings it needs: gan.py's constants, as the run has
+them (inputs.settings_for_run).
 """
 
 import contextlib
@@ -11,6 +12,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 
 import keras
 import numpy as np
@@ -55,9 +57,14 @@ def atomic_write(path, sync=False):
         ) from None
 
 
-def save_figure(fig, path):
+def save_figure(fig, path, show=False):
+    """Writes the figure to path and, if `show`, shows it in a notebook's output."""
     with atomic_write(path) as temporary:
         fig.savefig(temporary)
+    if show and hasattr(inputs.ipython_shell(), "kernel"):  # not a terminal's IPython
+        from IPython.display import Image as Picture, display
+
+        display(Picture(filename=path))
 
 
 @contextlib.contextmanager
@@ -89,14 +96,135 @@ def output_folders(*folders):
 
 
 # -----------------------------------------------------------------------------
+# Stopping: Ctrl-C, SIGTERM or a notebook's stop button, taken between iterations
+
+
+class StopRequests:
+    """While in effect, Ctrl-C or SIGTERM is recorded instead of raising: the first
+    asks the loop to stop after the current iteration, a later one to hurry. One
+    request can arrive twice at once (GNU timeout signals the process, then its
+    group): a signal within SAME_REQUEST seconds of the last one counted is the same."""
+
+    SAME_REQUEST = 0.2
+
+    def __init__(self):
+        self.signals = []  # one per request, as they came: SIGINT, SIGTERM
+        self.counted_at = -float("inf")  # time.monotonic() of the last one counted
+        self.previous = {}  # the handlers to put back
+
+    @property
+    def requested(self):
+        return bool(self.signals)
+
+    def receive(self, signum, frame=None):
+        now = time.monotonic()
+        if now - self.counted_at >= self.SAME_REQUEST:
+            self.signals.append(signum)
+            self.counted_at = now
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.getsignal(signum)
+            if self.previous[signum] is not signal.SIG_IGN:  # as `nohup` left it
+                signal.signal(signum, self.receive)
+        return self
+
+    def __exit__(self, *error):
+        for signum, handler in self.previous.items():
+            # After a run, a stop must not say that nothing was written: ignore.
+            if isinstance(handler, inputs.ExitOnStop):
+                handler = signal.SIG_IGN
+            signal.signal(signum, handler)
+
+
+class ProgressLine:
+    """Iterations done, time left and the last losses, redrawn in place at most ten
+    times a second; a log line takes its place. It is blanked with spaces, not escape
+    codes, which a notebook does not understand."""
+
+    def __init__(self, total, names):
+        self.total, self.names, self.done, self.width = total, names, 0, 0
+        self.started = self.drawn = time.monotonic()
+
+    def update(self, values):
+        self.done += 1
+        now = time.monotonic()
+        if now - self.drawn < 0.1 and self.done < self.total:
+            return
+        self.drawn, per_step = now, (now - self.started) / self.done
+        left = int(per_step * (self.total - self.done))
+        bar = "━" * (20 * self.done // self.total)
+        losses = " - ".join(f"{n}: {v:.4f}" for n, v in zip(self.names, values))
+        text = f"{self.done}/{self.total} {bar:<20} {1000 * per_step:.0f}ms/iteration"
+        text += f" - {left // 60}:{left % 60:02d} left - {losses}"
+        sys.stdout.write("\r" + text.ljust(self.width))
+        self.width = len(text)
+        if self.done == self.total:  # the last: it stays
+            sys.stdout.write("\n")
+            self.width = 0
+        sys.stdout.flush()
+
+    def clear(self):
+        sys.stdout.write("\r" + " " * self.width + "\r")
+        self.width = 0
+
+
+# -----------------------------------------------------------------------------
+# What a run writes as it goes: its losses (a CSV and a plot), and at the end a GIF
+
+
+def write_losses_csv(history, path):
+    with atomic_write(path) as temporary, open(temporary, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("iteration", "d_loss", "d_accuracy", "g_loss"))
+        writer.writerows((i, *row) for i, row in enumerate(history))
+
+
+def plot_losses(history, path, show=False):
+    """Raw values faint, a moving average on top."""
+    history = np.array(history, "float64").reshape(-1, 3)
+    steps = np.arange(len(history))
+    window = max(1, len(history) // 100)
+    fig = Figure(figsize=(8, 6))
+    ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
+    for column, label in enumerate(["D loss", "D accuracy", "G loss"]):
+        ax = ax_acc if label == "D accuracy" else ax_loss
+        (line,) = ax.plot(steps, history[:, column], alpha=0.2, linewidth=0.5)
+        smooth = np.convolve(history[:, column], np.ones(window) / window, "valid")
+        ax.plot(steps[window - 1 :], smooth, color=line.get_color(), label=label)
+        ax.legend(loc="upper right")
+    ax_loss.set_ylabel("binary cross-entropy")
+    ax_acc.set(xlabel="iteration", ylabel="accuracy")
+    save_figure(fig, path, show)
+
+
+def write_gif(folder, iterations, frame_ms, colour):
+    """The grids of these iterations that exist, in order, each frame labelled."""
+    frames = []
+    for i in iterations:
+        grid = os.path.join(folder, f"{i}.png")
+        if os.path.exists(grid):
+            frames.append(Image.open(grid).convert("RGB" if colour else "L"))
+            ImageDraw.Draw(frames[-1]).text((10, 10), f"iteration {i}", fill="black")
+    if frames:
+        with atomic_write(os.path.join(folder, "progress.gif")) as temporary:
+            options = dict(save_all=True, duration=frame_ms, loop=0)
+            frames[0].save(temporary, append_images=frames[1:], **options)
+
+
+# -----------------------------------------------------------------------------
 # Checkpoints: weights, optimizer slots, random state, losses and the settings that
-# decide what is computed (--resume must keep those), to continue a run exactly.
+# decide what is computed (a resumed run must keep those), to continue a run exactly.
 
 KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
 KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE", "DATA")
 
 
-def checkpointed_variables(generator, discriminator, combined):
+def checkpoint_path(settings):
+    return os.path.join(settings["MODEL_DIR"], "checkpoint.npz")
+
+
+def trained_variables(generator, discriminator, combined):
     # Optimizers make their slots lazily; build them now, for the weights each trains.
     for model, trained in [(discriminator, discriminator), (combined, generator)]:
         if not model.optimizer.built:
@@ -109,6 +237,25 @@ def checkpointed_variables(generator, discriminator, combined):
     }
 
 
+def save_checkpoint(settings, models, history, grid_noise):
+    _, keys, pos, has_gauss, gauss = np.random.get_state()  # gan.py's noise
+    arrays = dict(
+        iteration=len(history) - 1,
+        iterations=settings["ITERATIONS"],
+        settings=json.dumps({k: settings[k] for k in KEPT_BY_RESUME}),
+        history=np.array(history, "float64").reshape(-1, 3),
+        grid_noise=grid_noise,
+        numpy_random_keys=keys,
+        numpy_random_rest=[pos, has_gauss, gauss],
+    )
+    for name, variables in trained_variables(*models).items():
+        for i, variable in enumerate(variables):
+            arrays[f"{name}/{i}"] = keras.ops.convert_to_numpy(variable)
+    path = checkpoint_path(settings)
+    with atomic_write(path, sync=True) as temporary, open(temporary, "wb") as f:
+        np.savez(f, **arrays)
+
+
 def read_checkpoint(path):
     """The checkpoint's arrays; iteration and iterations as ints, settings a dict."""
     keys, fix = ("iteration", "iterations"), "start over with --start-over"
@@ -119,13 +266,36 @@ def read_checkpoint(path):
     return checkpoint
 
 
-def checkpoint_to_continue(config, args):
-    """The checkpoint that --resume continues; None for a run from scratch, which an
-    unfinished run's checkpoint refuses unless told to start over. A resumed run
-    must keep the settings that decide what is computed; with no work left, it says
-    so and exits (status 0)."""
-    path, iterations = config["CHECKPOINT_PATH"], config["ITERATIONS"]
-    if args.start_over or not (args.resume or os.path.exists(path)):
+def restore_checkpoint(checkpoint, models, path):
+    """Puts the checkpoint's weights and random state back; returns its losses and
+    grid noise."""
+    for name, variables in trained_variables(*models).items():
+        for i, variable in enumerate(variables):
+            value = checkpoint.get(f"{name}/{i}")
+            if value is None or value.shape != tuple(variable.shape):
+                raise InputError(
+                    f"checkpoint {shown(path)} does not fit this file's {name} (made "
+                    "with other layer sizes?); restore them, or start over with "
+                    "--start-over"
+                )
+            variable.assign(value)
+    pos, has_gauss, gauss = checkpoint["numpy_random_rest"]
+    keys = checkpoint["numpy_random_keys"]
+    np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), gauss))
+    history = [
+        tuple(row) for row in checkpoint["history"][: checkpoint["iteration"] + 1]
+    ]
+    return history, checkpoint["grid_noise"]
+
+
+def checkpoint_to_continue(settings):
+    """The checkpoint that RESUME continues; None for a run from scratch, which an
+    unfinished run's checkpoint refuses unless START_OVER. A resumed run must keep the
+    settings that decide what is computed. With no work left it says so and returns
+    False."""
+    path, iterations = checkpoint_path(settings), settings["ITERATIONS"]
+    resume = settings["RESUME"]
+    if settings["START_OVER"] or not (resume or os.path.exists(path)):
         return None
     if not os.path.exists(path):
         folder = shown(os.path.dirname(path) or ".")
@@ -134,7 +304,7 @@ def checkpoint_to_continue(config, args):
         )
     checkpoint = read_checkpoint(path)
     done = checkpoint["iteration"] + 1
-    if not args.resume:
+    if not resume:
         if done < checkpoint["iterations"]:
             raise InputError(
                 f"{shown(path)} holds an unfinished run (stopped after iteration "
@@ -142,16 +312,16 @@ def checkpoint_to_continue(config, args):
                 "--resume, or start over with --start-over"
             )
         return None
-    wanted = json.loads(json.dumps({k: config[k] for k in KEPT_BY_RESUME}))  # lists
+    wanted = json.loads(json.dumps({k: settings[k] for k in KEPT_BY_RESUME}))  # lists
     for name, value in wanted.items():
         saved = checkpoint["settings"].get(name, value)
         if saved != value:
-            way = name  # or the flag that sets it back
+            as_it_was = name  # or the flag that sets it back
             if name in inputs.FLAGS:
-                way = f"{inputs.flag(name)} {shlex.quote(str(saved))}"
+                as_it_was = f"{inputs.flag(name)} {shlex.quote(str(saved))}"
             raise InputError(
                 f"the checkpoint's run has {name} = {saved!r}, this one {value!r}; "
-                f"resume with {way} as it was, or start over with --start-over"
+                f"resume with {as_it_was} as it was, or start over with --start-over"
             )
     if done >= iterations:
         print(
@@ -159,182 +329,109 @@ def checkpoint_to_continue(config, args):
             f"{iterations} were asked for; to go on, ask for more than {done} with "
             "--iterations."
         )
-        sys.exit(0)
+        return False
     return checkpoint
 
 
 # -----------------------------------------------------------------------------
-# A run: what it writes as it goes and when it ends
+# A run: the loop's record, and what it writes as it goes and when it ends
+
+
 class Run:
-    """One run of gan.py's loop: where it starts, its losses, grid noise and
-    checkpoints, and the files it writes when it ends. Ctrl-C or SIGTERM asks the loop
-    to stop after the current iteration, another one to hurry: the checkpoint still,
-    the plot and GIF not. None raises."""
+    """One run of gan.py's loop, from scratch or from a checkpoint: its losses, grid
+    noise, checkpoints and stop requests, and the files it writes when it ends: the
+    checkpoint and the generator always, the loss plot and the GIF unless a stop
+    request hurried it."""
 
     LOSSES = ("D loss", "D acc", "G loss")
 
-    def __init__(self, models, config, checkpoint=None):
-        self.models, self.config, self.checkpoint = models, config, checkpoint
-        self.images = config["IMAGES_DIR"]
-        self.stop_signals = []  # Ctrl-C's SIGINT, SIGTERM: as they come
-        self.saved = -1  # the iteration of the last checkpoint
-        self.history = []  # D loss, D accuracy and G loss of every iteration
-        self.progbar = None
+    def __init__(self, models, settings, checkpoint=None):
+        self.models, self.settings = models, settings
+        self.images = settings["IMAGES_DIR"]
+        self.history = []  # (D loss, D accuracy, G loss) of every iteration
         # The same latent points in every grid show one set of digits forming.
-        shape = (config["GRID_ROWS"] * config["GRID_COLS"], config["LATENT_DIM"])
-        rng = np.random.default_rng(config["SEED"])
-        self.fixed_noise = rng.normal(size=shape).astype("float32")
+        shape = (settings["GRID_ROWS"] * settings["GRID_COLS"], settings["LATENT_DIM"])
+        rng = np.random.default_rng(settings["SEED"])
+        self.grid_noise = rng.normal(size=shape).astype("float32")
+        if checkpoint is not None:
+            path = checkpoint_path(settings)
+            self.history, self.grid_noise = restore_checkpoint(checkpoint, models, path)
+        self.start = len(self.history)  # the first iteration of this run
+        self.checkpointed = self.start  # iterations in the last checkpoint
+        self.stop = StopRequests()
+        self.progress = None  # a log file would keep each redraw
+        if sys.stdout.isatty() or inputs.ipython_shell():
+            self.progress = ProgressLine(
+                settings["ITERATIONS"] - self.start, self.LOSSES
+            )
+        self.finished = False  # every iteration asked for done
+        self.skipped = []  # what a hurried stop left out
 
     def __enter__(self):
-        if self.checkpoint is not None:
-            self.restore_checkpoint(self.checkpoint)
-        self.start = self.saved + 1
-        if sys.stdout.isatty() or inputs.ipython():  # a log file would keep each redraw
-            self.progbar = keras.utils.Progbar(
-                self.config["ITERATIONS"] - self.start,
-                unit_name="iteration",
-                stateful_metrics=self.LOSSES,  # this batch's own, not running means
-            )
-        # Last: if anything above fails, no handler is left behind.
-        stops = (signal.SIGINT, signal.SIGTERM)
-        self.previous = {s: signal.getsignal(s) for s in stops}
-        for s in stops:
-            if self.previous[s] is not signal.SIG_IGN:  # as `nohup` or `&` left it
-                signal.signal(s, lambda signum, _: self.stop_signals.append(signum))
+        self.stop.__enter__()
         return self
-
-    @property
-    def last(self):
-        """The last iteration done, -1 before the first."""
-        return len(self.history) - 1
-
-    def record(self, d_loss, d_acc, g_loss):
-        self.history.append((d_loss, d_acc, g_loss))
-        if self.progbar:
-            self.progbar.add(1, list(zip(self.LOSSES, (d_loss, d_acc, g_loss))))
-
-    def print(self, line):
-        if self.progbar:  # the line replaces the bar: spaces over it, as Keras's do
-            sys.stdout.write("\r" + " " * self.progbar._prev_total_width + "\r")
-        print(line, flush=True)
-
-    def write_csv(self):
-        path = os.path.join(self.images, "losses.csv")
-        with atomic_write(path) as temporary, open(temporary, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(("iteration", "d_loss", "d_accuracy", "g_loss"))
-            writer.writerows((i, *row) for i, row in enumerate(self.history))
-
-    def plot_losses(self):
-        """Raw values faint, a moving average on top."""
-        history = np.array(self.history, "float64").reshape(-1, 3)
-        steps = np.arange(len(history))
-        window = max(1, len(history) // 100)
-        fig = Figure(figsize=(8, 6))
-        ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
-        for column, label in enumerate(["D loss", "D accuracy", "G loss"]):
-            ax = ax_acc if label == "D accuracy" else ax_loss
-            (line,) = ax.plot(steps, history[:, column], alpha=0.2, linewidth=0.5)
-            smooth = np.convolve(history[:, column], np.ones(window) / window, "valid")
-            ax.plot(steps[window - 1 :], smooth, color=line.get_color(), label=label)
-            ax.legend(loc="upper right")
-        ax_loss.set_ylabel("binary cross-entropy")
-        ax_acc.set(xlabel="iteration", ylabel="accuracy")
-        save_figure(fig, os.path.join(self.images, "losses.png"))
-
-    def save_checkpoint(self, iteration):
-        self.write_csv()  # never behind the checkpoint
-        _, keys, pos, has_gauss, gauss = np.random.get_state()  # gan.py's noise
-        arrays = dict(
-            iteration=iteration,
-            iterations=self.config["ITERATIONS"],
-            settings=json.dumps({k: self.config[k] for k in KEPT_BY_RESUME}),
-            history=np.array(self.history, "float64").reshape(-1, 3),
-            grid_noise=self.fixed_noise,
-            numpy_random_keys=keys,
-            numpy_random_rest=[pos, has_gauss, gauss],
-        )
-        for name, variables in checkpointed_variables(*self.models).items():
-            for i, variable in enumerate(variables):
-                arrays[f"{name}/{i}"] = keras.ops.convert_to_numpy(variable)
-        path = self.config["CHECKPOINT_PATH"]
-        with atomic_write(path, sync=True) as temporary, open(temporary, "wb") as f:
-            np.savez(f, **arrays)
-        self.saved = iteration
-
-    def restore_checkpoint(self, checkpoint):
-        for name, variables in checkpointed_variables(*self.models).items():
-            for i, variable in enumerate(variables):
-                value = checkpoint.get(f"{name}/{i}")
-                if value is None or value.shape != tuple(variable.shape):
-                    raise InputError(
-                        f"checkpoint {shown(self.config['CHECKPOINT_PATH'])} does not "
-                        f"fit this file's {name} (made with other layer sizes?); "
-                        "restore them, or start over with --start-over"
-                    )
-                variable.assign(value)
-        pos, has_gauss, gauss = checkpoint["numpy_random_rest"]
-        keys = checkpoint["numpy_random_keys"]
-        np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), gauss))
-        self.saved = checkpoint["iteration"]
-        self.history = [tuple(row) for row in checkpoint["history"][: self.saved + 1]]
-        self.fixed_noise = checkpoint["grid_noise"]
 
     def __exit__(self, kind, error, traceback):
         try:
             if kind is None:
                 self.finish()
         finally:
-            for signum, handler in self.previous.items():
-                # After a run, a stop must not say that nothing was written: ignore.
-                if isinstance(handler, inputs.ExitOnStop):
-                    handler = signal.SIG_IGN
-                signal.signal(signum, handler)
+            self.stop.__exit__()
+
+    def record(self, d_loss, d_acc, g_loss):
+        self.history.append((d_loss, d_acc, g_loss))
+        if self.progress:
+            self.progress.update((d_loss, d_acc, g_loss))
+
+    def print(self, line):
+        if self.progress:  # the line takes the progress line's place
+            self.progress.clear()
+        print(line, flush=True)
+
+    def write_losses(self):
+        write_losses_csv(self.history, os.path.join(self.images, "losses.csv"))
+        plot_losses(self.history, os.path.join(self.images, "losses.png"))
+
+    def save_checkpoint(self):
+        """The losses so far first: the CSV is never behind the checkpoint."""
+        write_losses_csv(self.history, os.path.join(self.images, "losses.csv"))
+        save_checkpoint(self.settings, self.models, self.history, self.grid_noise)
+        self.checkpointed = len(self.history)
 
     def finish(self):
-        """The checkpoint where the loop ended and the generator, always; the plot and
-        the GIF unless a stop request came after the one that ended the loop."""
-        if self.last > self.saved:
-            self.save_checkpoint(self.last)
-        path = os.path.join(self.config["MODEL_DIR"], "generator.keras")
+        if len(self.history) > self.checkpointed:
+            self.save_checkpoint()
+        path = os.path.join(self.settings["MODEL_DIR"], "generator.keras")
         with atomic_write(path) as temporary:
             self.models[0].save(temporary)
-        self.finished = self.last + 1 >= self.config["ITERATIONS"]
-        self.skipped = []
-        extras = [("the loss plot", self.plot_losses), ("the GIF", self.gif)]
-        for name, write in extras:
-            if len(self.stop_signals) > (0 if self.finished else 1):
-                self.skipped.append(name)  # asked to hurry
-            else:
-                write()
+        self.finished = len(self.history) >= self.settings["ITERATIONS"]
+        # The stop request that ended the loop early is not one to hurry.
+        if len(self.stop.signals) > (0 if self.finished else 1):
+            self.skipped = ["the loss plot", "the GIF"]
+            return
+        plot_losses(self.history, os.path.join(self.images, "losses.png"), show=True)
+        interval, colour = self.settings["SAMPLE_INTERVAL"], self.settings["IMG_SHAPE"]
+        iterations = range(0, len(self.history), interval)
+        write_gif(
+            self.images, iterations, self.settings["GIF_FRAME_MS"], colour[-1] == 3
+        )
 
-    def gif(self):
-        """The grids that exist, in order, each frame labelled with its iteration."""
-        frames, mode = [], "RGB" if self.config["IMG_SHAPE"][-1] == 3 else "L"
-        for i in range(0, self.last + 1, self.config["SAMPLE_INTERVAL"]):
-            grid = os.path.join(self.images, f"{i}.png")
-            if os.path.exists(grid):
-                frames.append(Image.open(grid).convert(mode))
-                ImageDraw.Draw(frames[-1]).text(
-                    (10, 10), f"iteration {i}", fill="black"
-                )
-        options = dict(save_all=True, duration=self.config["GIF_FRAME_MS"], loop=0)
-        if frames:
-            with atomic_write(os.path.join(self.images, "progress.gif")) as temporary:
-                frames[0].save(temporary, append_images=frames[1:], **options)
-
-    def stop_report(self, script, argv):
-        """What a stopped run prints: where it stopped, what it skipped, and the
-        command that continues it, ready to paste into the same terminal."""
+    def stop_report(self, argv, module):
+        """Where a stopped run stopped, what it skipped, and how to continue it: the
+        command, ready to paste into the same terminal, or the notebook's line."""
         skipped = f"; skipped {' and '.join(self.skipped)}" if self.skipped else ""
         if self.finished:
             return f"Stopped while finishing, after the last iteration{skipped}."
-        invoked = ["python", script]  # called in-process, by a test say
-        if os.path.basename(sys.argv[0]) == script:  # the interpreter, options, path
-            invoked = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]
-            if inputs.ipython():  # the kernel's interpreter: the user typed %run
-                invoked = ["%run", sys.argv[0]]
-        args = sys.argv[1:] if argv is None else argv
-        args = [a for a in args if a not in ("--resume", "--start-over")]
-        command = shlex.join([*invoked, *args, "--resume"])
-        return f"Stopped after iteration {self.last}{skipped}. To continue:\n{command}"
+        if argv is None:  # a notebook's cells, or `import gan` and gan.main()
+            prefix = "" if module == "__main__" else f"{module}."
+            command = f"{prefix}RESUME = True; {prefix}main()"
+        else:
+            invoked = ["python", "gan.py"]  # called in-process, by a test say
+            if os.path.basename(sys.argv[0]) == "gan.py":  # its options and path
+                invoked = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]
+                if inputs.ipython_shell():  # the kernel's interpreter: it was %run
+                    invoked = ["%run", sys.argv[0]]
+            args = [a for a in argv if a not in ("--resume", "--start-over")]
+            command = shlex.join([*invoked, *args, "--resume"])
+        stopped = f"Stopped after iteration {len(self.history) - 1}{skipped}"
+        return f"{stopped}. To continue:\n{command}"

@@ -1,8 +1,10 @@
-"""gan.py in a real Jupyter kernel, run as a notebook runs it (nbclient): `%run gan.py`
-with flags and without trains and prints its log lines and Keras's progress bar, a
-kernel interrupt stops it with the `%run ... --resume` line that continues it and no
-error, `!python gan.py` works too, and the kernel is left as it was: its interrupt
-handler, matplotlib's inline backend."""
+"""gan.py as a notebook: gan.ipynb is jupytext's conversion of gan.py, papermill runs
+it with parameters, and in a real Jupyter kernel (nbclient) `import gan; gan.main()`
+takes the constants, not the kernel's command line, each grid shows inline, a bad
+constant is one line, `%run gan.py` with flags and without trains and prints its log
+lines and progress line, a kernel interrupt stops it with the line that continues it
+and no error, `!python gan.py` works too, and the kernel is left as it was: its
+interrupt handler, matplotlib's inline backend."""
 
 import asyncio
 import os
@@ -13,8 +15,58 @@ import sys
 import pytest
 from conftest import GAN
 
+NOTEBOOK = GAN.with_suffix(".ipynb")
+
+
+def test_the_notebook_is_gan_py_converted_by_jupytext():
+    jupytext = pytest.importorskip("jupytext", reason="the notebook is made by it")
+    made = jupytext.read(GAN, fmt="py:percent")
+    made.metadata["kernelspec"] = jupytext.read(NOTEBOOK).metadata["kernelspec"]
+    assert jupytext.writes(made, "ipynb") == NOTEBOOK.read_text(), (
+        "gan.ipynb is not gan.py's; regenerate it: "
+        "jupytext --to ipynb --set-kernel python3 gan.py"
+    )
+
+
 nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
+
+
+def pictures(cells):
+    return [o for c in cells for o in c.outputs if "image/png" in o.get("data", {})]
+
+
+@pytest.mark.slow
+def test_papermill_runs_the_notebook_with_parameters(tmp_path, mnist_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.setenv("PYTHONPATH", str(GAN.parent))  # inputs.py, safekeeping.py
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    parameters = dict(ITERATIONS=3, SAMPLE_INTERVAL=1, MNIST_PATH=mnist_path)
+    nb = papermill.execute_notebook(
+        str(NOTEBOOK), str(tmp_path / "out.ipynb"), parameters, cwd=str(tmp_path),
+        progress_bar=False, kernel_name="python3",
+    )  # fmt: skip
+    out = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "Total params: 1,493,520" in out and "Total params: 533,505" in out
+    assert [int(line.split()[0]) for line in out.splitlines() if "[D loss" in line] == [
+        0, 1, 2,
+    ]  # fmt: skip
+    assert len(pictures(nb.cells)) == 4  # three grids, then the loss plot
+    assert sorted(os.listdir(tmp_path / "images"))[:3] == ["0.png", "1.png", "2.png"]
+
+
+@pytest.mark.slow
+def test_opened_alone_the_notebook_says_which_files_it_needs(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(
+            str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(tmp_path),
+            progress_bar=False, kernel_name="python3",
+        )  # fmt: skip
+    assert "gan.py needs inputs.py and safekeeping.py beside it" in str(error.value)
+    assert "ModuleNotFoundError" not in str(error.value)
+
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +116,7 @@ async def notebook(folder, mnist_path):
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     async with client.async_setup_kernel(env=env):
 
-        async def run(source, interrupt_after=None):
+        async def run(source, interrupt_after=None, error=False):
             """Executes a cell; interrupts the kernel once a line starts with
             `interrupt_after`, as Jupyter's stop button does."""
             cell = nbformat.v4.new_code_cell(source)
@@ -76,11 +128,35 @@ async def notebook(folder, mnist_path):
                     await client.km.interrupt_kernel()
                     break
                 await asyncio.sleep(0.1)
-            await task  # raises CellExecutionError if the cell ends in an error
-            assert not [o for o in cell.outputs if o.output_type == "error"]
-            return cell
+            try:
+                await task  # raises CellExecutionError if the cell ends in an error
+            except nbclient.exceptions.CellExecutionError:
+                assert error
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert len(errors) == error, errors
+            return errors[0] if error else cell
 
         await run(SETUP)
+        # import gan; gan.main(): the constants as edited, not the kernel's argv.
+        edited = "import gan\ngan.ITERATIONS, gan.SAMPLE_INTERVAL = 3, 1\ngan.main()"
+        cell = await run(edited + CHECK)
+        check_lines(shown(cell), [0, 1, 2])
+        assert len(pictures([cell])) == 4  # each grid inline, then the loss plot
+        # A bad constant: one line, no traceback.
+        bad = await run("gan.BATCH_SIZE = 0\ngan.main()", error=True)
+        assert bad.traceback == [
+            "error: BATCH_SIZE (--batch-size) must be at least 1, got 0"
+        ]
+        # Stopped, then continued as the report says.
+        stop = "gan.BATCH_SIZE, gan.ITERATIONS, gan.START_OVER = 32, 100, True\n"
+        stopped = shown(await run(stop + "gan.main()" + CHECK, "0 [D loss"))
+        assert stopped[stopped.index("gan.RESUME = True; gan.main()") - 1].startswith(
+            "Stopped after iteration"
+        )
+        resumed = shown(
+            await run("gan.START_OVER = False\ngan.RESUME = True; gan.main()")
+        )
+        assert [line for line in resumed if "[D loss" in line][-1].startswith("99 ")
         gan = shlex.quote(str(GAN))
         intervals = "--sample-interval 20 --checkpoint-interval 1000"
         flags = f"--iterations 100 {intervals}"
