@@ -27,9 +27,8 @@ import sys
 
 if not all(importlib.util.find_spec(m) for m in ("inputs", "safekeeping")):
     sys.exit(  # a notebook opened on its own, in Colab say
-        "gan.py needs inputs.py and safekeeping.py beside it: upload them next to "
-        "the notebook (Colab: the Files pane), or clone the repository and open "
-        "gan.ipynb there"
+        "gan.py needs inputs.py and safekeeping.py beside it: upload them next to the "
+        "notebook (Colab: the Files pane), or clone the repository and open it there"
     )
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
@@ -290,9 +289,9 @@ def train(x_train, checkpoint=None):
                 )
                 sample_images(generator, iteration, grid_noise)
                 run.write_losses()
-            if (iteration + 1) % CHECKPOINT_INTERVAL == 0 or run.stop.requested:
+            if (iteration + 1) % CHECKPOINT_INTERVAL == 0 or run.stop.signals:
                 run.save_checkpoint()
-            if run.stop.requested:
+            if run.stop.signals:
                 break
     return run
 

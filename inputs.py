@@ -10,6 +10,7 @@ import contextlib
 import functools
 import glob
 import importlib
+import importlib.util
 import os
 import signal
 import sys
@@ -130,6 +131,10 @@ def load_keras():
         # libraries and no GPU logs "failed call to cuInit", an error that is none.
         keras.ops.zeros(())
         platform_line()
+        # keras.utils.set_random_seed seeds TensorFlow wherever it is installed (for
+        # tf.data), whatever the backend: it loads now, quietly, not in the run.
+        if importlib.util.find_spec("tensorflow"):
+            importlib.import_module("tensorflow")
 
 
 @functools.cache  # losses_of_batch asks at every step
@@ -283,8 +288,8 @@ def check_data(data):
     ):
         raise InputError(
             f"{with_flag('DATA')} is {data!r}, which is neither one of Keras's "
-            f"datasets ({', '.join(KERAS_DATASETS)}) nor a folder; name one of those or the "
-            "folder of your images"
+            f"datasets ({', '.join(KERAS_DATASETS)}) nor a folder; name one of those "
+            "or the folder of your images"
         )
 
 

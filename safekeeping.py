@@ -96,80 +96,6 @@ def output_folders(*folders):
 
 
 # -----------------------------------------------------------------------------
-# Stopping: Ctrl-C, SIGTERM or a notebook's stop button, taken between iterations
-
-
-class StopRequests:
-    """While in effect, Ctrl-C or SIGTERM is recorded instead of raising: the first
-    asks the loop to stop after the current iteration, a later one to hurry. One
-    request can arrive twice at once (GNU timeout signals the process, then its
-    group): a signal within SAME_REQUEST seconds of the last one counted is the same."""
-
-    SAME_REQUEST = 0.2
-
-    def __init__(self):
-        self.signals = []  # one per request, as they came: SIGINT, SIGTERM
-        self.counted_at = -float("inf")  # time.monotonic() of the last one counted
-        self.previous = {}  # the handlers to put back
-
-    @property
-    def requested(self):
-        return bool(self.signals)
-
-    def receive(self, signum, frame=None):
-        now = time.monotonic()
-        if now - self.counted_at >= self.SAME_REQUEST:
-            self.signals.append(signum)
-            self.counted_at = now
-
-    def __enter__(self):
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self.previous[signum] = signal.getsignal(signum)
-            if self.previous[signum] is not signal.SIG_IGN:  # as `nohup` left it
-                signal.signal(signum, self.receive)
-        return self
-
-    def __exit__(self, *error):
-        for signum, handler in self.previous.items():
-            # After a run, a stop must not say that nothing was written: ignore.
-            if isinstance(handler, inputs.ExitOnStop):
-                handler = signal.SIG_IGN
-            signal.signal(signum, handler)
-
-
-class ProgressLine:
-    """Iterations done, time left and the last losses, redrawn in place at most ten
-    times a second; a log line takes its place. It is blanked with spaces, not escape
-    codes, which a notebook does not understand."""
-
-    def __init__(self, total, names):
-        self.total, self.names, self.done, self.width = total, names, 0, 0
-        self.started = self.drawn = time.monotonic()
-
-    def update(self, values):
-        self.done += 1
-        now = time.monotonic()
-        if now - self.drawn < 0.1 and self.done < self.total:
-            return
-        self.drawn, per_step = now, (now - self.started) / self.done
-        left = int(per_step * (self.total - self.done))
-        bar = "━" * (20 * self.done // self.total)
-        losses = " - ".join(f"{n}: {v:.4f}" for n, v in zip(self.names, values))
-        text = f"{self.done}/{self.total} {bar:<20} {1000 * per_step:.0f}ms/iteration"
-        text += f" - {left // 60}:{left % 60:02d} left - {losses}"
-        sys.stdout.write("\r" + text.ljust(self.width))
-        self.width = len(text)
-        if self.done == self.total:  # the last: it stays
-            sys.stdout.write("\n")
-            self.width = 0
-        sys.stdout.flush()
-
-    def clear(self):
-        sys.stdout.write("\r" + " " * self.width + "\r")
-        self.width = 0
-
-
-# -----------------------------------------------------------------------------
 # What a run writes as it goes: its losses (a CSV and a plot), and at the end a GIF
 
 
@@ -214,7 +140,7 @@ def write_gif(folder, iterations, frame_ms, colour):
 
 # -----------------------------------------------------------------------------
 # Checkpoints: weights, optimizer slots, random state, losses and the settings that
-# decide what is computed (a resumed run must keep those), to continue a run exactly.
+# decide what is computed (a resumed run must keep them), to continue a run exactly.
 
 KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
 KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE", "DATA")
@@ -266,36 +192,33 @@ def read_checkpoint(path):
     return checkpoint
 
 
-def restore_checkpoint(checkpoint, models, path):
-    """Puts the checkpoint's weights and random state back; returns its losses and
-    grid noise."""
+def restore_checkpoint(checkpoint, models, settings):
+    """Puts the weights and the random state back; returns the losses, grid noise."""
     for name, variables in trained_variables(*models).items():
         for i, variable in enumerate(variables):
             value = checkpoint.get(f"{name}/{i}")
             if value is None or value.shape != tuple(variable.shape):
                 raise InputError(
-                    f"checkpoint {shown(path)} does not fit this file's {name} (made "
-                    "with other layer sizes?); restore them, or start over with "
-                    "--start-over"
+                    f"checkpoint {shown(checkpoint_path(settings))} does not fit this "
+                    f"file's {name} (made with other layer sizes?); restore them, or "
+                    "start over with --start-over"
                 )
             variable.assign(value)
     pos, has_gauss, gauss = checkpoint["numpy_random_rest"]
     keys = checkpoint["numpy_random_keys"]
     np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), gauss))
-    history = [
-        tuple(row) for row in checkpoint["history"][: checkpoint["iteration"] + 1]
+    done = checkpoint["iteration"] + 1
+    return [tuple(row) for row in checkpoint["history"][:done]], checkpoint[
+        "grid_noise"
     ]
-    return history, checkpoint["grid_noise"]
 
 
 def checkpoint_to_continue(settings):
-    """The checkpoint that RESUME continues; None for a run from scratch, which an
-    unfinished run's checkpoint refuses unless START_OVER. A resumed run must keep the
-    settings that decide what is computed. With no work left it says so and returns
-    False."""
+    """The checkpoint that RESUME continues, if its settings are this run's; None for
+    a run from scratch, which an unfinished run's checkpoint refuses unless START_OVER;
+    False, once said, when no work is left."""
     path, iterations = checkpoint_path(settings), settings["ITERATIONS"]
-    resume = settings["RESUME"]
-    if settings["START_OVER"] or not (resume or os.path.exists(path)):
+    if settings["START_OVER"] or not (settings["RESUME"] or os.path.exists(path)):
         return None
     if not os.path.exists(path):
         folder = shown(os.path.dirname(path) or ".")
@@ -304,7 +227,7 @@ def checkpoint_to_continue(settings):
         )
     checkpoint = read_checkpoint(path)
     done = checkpoint["iteration"] + 1
-    if not resume:
+    if not settings["RESUME"]:
         if done < checkpoint["iterations"]:
             raise InputError(
                 f"{shown(path)} holds an unfinished run (stopped after iteration "
@@ -334,38 +257,91 @@ def checkpoint_to_continue(settings):
 
 
 # -----------------------------------------------------------------------------
-# A run: the loop's record, and what it writes as it goes and when it ends
+# Watching and stopping a run
+
+
+class StopRequests:
+    """While in effect, Ctrl-C or SIGTERM (a notebook's stop button too) is counted,
+    not raised: the first asks the loop to stop after this iteration, a later one to
+    hurry. A signal within SAME_REQUEST seconds of the last one counted is that one,
+    delivered twice (GNU timeout signals the process, then its group)."""
+
+    SAME_REQUEST = 0.2
+
+    def __init__(self):
+        self.signals = []  # one per request, as they came: SIGINT, SIGTERM
+        self.counted_at = -float("inf")  # time.monotonic() of the last one counted
+        self.previous = {}  # the handlers to put back
+
+    def receive(self, signum, frame=None):
+        if time.monotonic() - self.counted_at >= self.SAME_REQUEST:
+            self.signals.append(signum)
+            self.counted_at = time.monotonic()
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.getsignal(signum)
+            if self.previous[signum] is not signal.SIG_IGN:  # as `nohup` left it
+                signal.signal(signum, self.receive)
+        return self
+
+    def __exit__(self, *error):
+        for signum, handler in self.previous.items():
+            # After a run, a stop must not say that nothing was written: ignore.
+            if isinstance(handler, inputs.ExitOnStop):
+                handler = signal.SIG_IGN
+            signal.signal(signum, handler)
+
+
+class ProgressLine:
+    """Iterations done, time left and the losses, redrawn in place ten times a second
+    at most; a log line takes its place, blanking it with spaces (a notebook ignores
+    escape codes)."""
+
+    def __init__(self, total):
+        self.total, self.done, self.width = total, 0, 0
+        self.started = self.drawn = time.monotonic()
+
+    def update(self, d_loss, d_acc, g_loss):
+        self.done, now = self.done + 1, time.monotonic()
+        if now - self.drawn < 0.1 and self.done < self.total:
+            return
+        self.drawn, step = now, (now - self.started) / self.done
+        left = int(step * (self.total - self.done))
+        bar = "━" * (20 * self.done // self.total)
+        text = f"{self.done}/{self.total} {bar:<20} {1000 * step:.0f}ms/iteration - "
+        text += f"{left // 60}:{left % 60:02d} left - D loss: {d_loss:.4f} - D acc: "
+        text += f"{d_acc:.4f} - G loss: {g_loss:.4f}"
+        end = "\n" if self.done == self.total else ""  # the last one stays
+        print("\r" + text.ljust(self.width), end=end, flush=True)
+        self.width = 0 if end else len(text)
+
+    def clear(self):
+        print("\r" + " " * self.width, end="\r")
+        self.width = 0
 
 
 class Run:
-    """One run of gan.py's loop, from scratch or from a checkpoint: its losses, grid
-    noise, checkpoints and stop requests, and the files it writes when it ends: the
-    checkpoint and the generator always, the loss plot and the GIF unless a stop
-    request hurried it."""
-
-    LOSSES = ("D loss", "D acc", "G loss")
+    """gan.py's loop, from scratch or from a checkpoint: its losses, grid noise, stop
+    requests and progress line, and what it writes: a checkpoint when asked and at the
+    end, with the generator; then the loss plot and the GIF, unless hurried."""
 
     def __init__(self, models, settings, checkpoint=None):
         self.models, self.settings = models, settings
-        self.images = settings["IMAGES_DIR"]
         self.history = []  # (D loss, D accuracy, G loss) of every iteration
         # The same latent points in every grid show one set of digits forming.
         shape = (settings["GRID_ROWS"] * settings["GRID_COLS"], settings["LATENT_DIM"])
         rng = np.random.default_rng(settings["SEED"])
         self.grid_noise = rng.normal(size=shape).astype("float32")
         if checkpoint is not None:
-            path = checkpoint_path(settings)
-            self.history, self.grid_noise = restore_checkpoint(checkpoint, models, path)
-        self.start = len(self.history)  # the first iteration of this run
-        self.checkpointed = self.start  # iterations in the last checkpoint
+            restored = restore_checkpoint(checkpoint, models, settings)
+            self.history, self.grid_noise = restored
+        self.start = self.checkpointed = len(self.history)  # iterations done
         self.stop = StopRequests()
-        self.progress = None  # a log file would keep each redraw
-        if sys.stdout.isatty() or inputs.ipython_shell():
-            self.progress = ProgressLine(
-                settings["ITERATIONS"] - self.start, self.LOSSES
-            )
-        self.finished = False  # every iteration asked for done
-        self.skipped = []  # what a hurried stop left out
+        watched = sys.stdout.isatty() or inputs.ipython_shell()  # not a log file
+        left = settings["ITERATIONS"] - self.start
+        self.progress = ProgressLine(left) if watched else None
+        self.finished, self.skipped = False, []  # what a hurried stop left out
 
     def __enter__(self):
         self.stop.__enter__()
@@ -381,44 +357,44 @@ class Run:
     def record(self, d_loss, d_acc, g_loss):
         self.history.append((d_loss, d_acc, g_loss))
         if self.progress:
-            self.progress.update((d_loss, d_acc, g_loss))
+            self.progress.update(d_loss, d_acc, g_loss)
 
     def print(self, line):
-        if self.progress:  # the line takes the progress line's place
+        if self.progress:
             self.progress.clear()
         print(line, flush=True)
 
-    def write_losses(self):
-        write_losses_csv(self.history, os.path.join(self.images, "losses.csv"))
-        plot_losses(self.history, os.path.join(self.images, "losses.png"))
+    def write_losses(self, show=False):
+        images = self.settings["IMAGES_DIR"]
+        write_losses_csv(self.history, os.path.join(images, "losses.csv"))
+        plot_losses(self.history, os.path.join(images, "losses.png"), show)
 
     def save_checkpoint(self):
-        """The losses so far first: the CSV is never behind the checkpoint."""
-        write_losses_csv(self.history, os.path.join(self.images, "losses.csv"))
+        """The CSV first: it is never behind the checkpoint."""
+        csv_path = os.path.join(self.settings["IMAGES_DIR"], "losses.csv")
+        write_losses_csv(self.history, csv_path)
         save_checkpoint(self.settings, self.models, self.history, self.grid_noise)
         self.checkpointed = len(self.history)
 
     def finish(self):
+        settings = self.settings
         if len(self.history) > self.checkpointed:
             self.save_checkpoint()
-        path = os.path.join(self.settings["MODEL_DIR"], "generator.keras")
-        with atomic_write(path) as temporary:
-            self.models[0].save(temporary)
-        self.finished = len(self.history) >= self.settings["ITERATIONS"]
-        # The stop request that ended the loop early is not one to hurry.
+        with atomic_write(os.path.join(settings["MODEL_DIR"], "generator.keras")) as f:
+            self.models[0].save(f)
+        self.finished = len(self.history) >= settings["ITERATIONS"]
+        # The request that ended the loop early is not one to hurry.
         if len(self.stop.signals) > (0 if self.finished else 1):
             self.skipped = ["the loss plot", "the GIF"]
             return
-        plot_losses(self.history, os.path.join(self.images, "losses.png"), show=True)
-        interval, colour = self.settings["SAMPLE_INTERVAL"], self.settings["IMG_SHAPE"]
-        iterations = range(0, len(self.history), interval)
-        write_gif(
-            self.images, iterations, self.settings["GIF_FRAME_MS"], colour[-1] == 3
-        )
+        self.write_losses(show=True)
+        iterations = range(0, len(self.history), settings["SAMPLE_INTERVAL"])
+        colour = settings["IMG_SHAPE"][-1] == 3
+        write_gif(settings["IMAGES_DIR"], iterations, settings["GIF_FRAME_MS"], colour)
 
     def stop_report(self, argv, module):
-        """Where a stopped run stopped, what it skipped, and how to continue it: the
-        command, ready to paste into the same terminal, or the notebook's line."""
+        """Where it stopped, what it skipped, and how to continue: the command, ready
+        to paste into the same terminal, or a notebook's line."""
         skipped = f"; skipped {' and '.join(self.skipped)}" if self.skipped else ""
         if self.finished:
             return f"Stopped while finishing, after the last iteration{skipped}."
@@ -426,7 +402,7 @@ class Run:
             prefix = "" if module == "__main__" else f"{module}."
             command = f"{prefix}RESUME = True; {prefix}main()"
         else:
-            invoked = ["python", "gan.py"]  # called in-process, by a test say
+            invoked = ["python", "gan.py"]  # main(argv) called in-process, by a test
             if os.path.basename(sys.argv[0]) == "gan.py":  # its options and path
                 invoked = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]
                 if inputs.ipython_shell():  # the kernel's interpreter: it was %run
