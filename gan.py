@@ -55,10 +55,10 @@ FASHION_MNIST_PATH = os.environ.get("FASHION_MNIST_PATH", "")
 # Data
 
 
-def load_images(data=DATA, path="", source=""):
+def load_images(data=DATA, path=""):
     """The training images of `data` (inputs.read_data: Keras's dataset, from the .npz
     at `path` if given, or a folder), fitted to IMG_SHAPE and scaled to [-1, 1]."""
-    x_train = inputs.read_data(data, IMG_SHAPE, path, source)["x_train"]
+    x_train = inputs.read_data(data, IMG_SHAPE, path)["x_train"]
     # float32 once, up front and in place (no float64 copies): the loop only indexes it.
     x_train = x_train.astype("float32")
     x_train /= 127.5
@@ -235,7 +235,7 @@ def main(argv=None):
     with safekeeping.output_folders(IMAGES_DIR, MODEL_DIR):  # one run at a time
         checkpoint = safekeeping.checkpoint_to_continue(config, args)  # or None
         path, source = inputs.dataset_path(args, config["DATA"], config)
-        x_train = load_images(config["DATA"], path, source)
+        x_train = load_images(config["DATA"], path)
         inputs.check_batch_size(config["BATCH_SIZE"], len(x_train))
         run = train(x_train, config, checkpoint)
     if run.stop_signals:
