@@ -107,7 +107,7 @@ def load_data(data, shape, path="", source=""):
     them; a folder's training images in a fixed shuffled order (seed 0). Keras's
     datasets must hold all 60,000: the Parzen protocol picks sigma on training
     images 50,000-50,999."""
-    arrays = inputs.read_data(data, shape, path, source, ("train", "test"), True)
+    arrays = inputs.read_data(data, shape, path, ("train", "test"), True)
     n_train = len(arrays["x_train"])
     if data not in inputs.KERAS_DATASETS:  # sorted by class: held_out's slices need
         order = np.random.default_rng(0).permutation(n_train)  # a mix of them all

@@ -94,7 +94,7 @@ def load_images():
     x_train = arrays["x_train"].astype("float32")
     x_train /= 127.5
     x_train -= 1.0
-    return x_train, arrays["summary"]
+    return x_train, inputs.describe(DATA, arrays)
 
 
 def sample_noise(n):

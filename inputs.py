@@ -48,7 +48,7 @@ def check_python():
 
 check_python()  # on import, before NumPy: the scripts import inputs first
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 
 def shown(path):
@@ -336,143 +336,171 @@ def read_npz(path, what, fix, keys=()):
 
 
 # Keras's datasets, each with the constant (and environment variable) naming a local
-# .npz in Keras's layout for offline use; any other DATA is a folder of images.
+# .npz in Keras's layout for offline use; any other DATA is a folder of pictures.
 KERAS_DATASETS = {"mnist": "MNIST_PATH", "fashion_mnist": "FASHION_MNIST_PATH"}
 IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+BACKGROUND = "black"  # under transparent pixels, for every picture: MNIST's background
 
 
-def read_data(data, shape, path="", source="", splits=("train",), labels=False):
+def read_data(data, shape, path="", splits=("train",), labels=False):
     """{"x_train": ..., "y_train": ..., "x_test": ..., "y_test": ..., "classes": ...}:
     uint8 images of `shape` (height, width, channels) and their labels, of the splits
     asked for, as far as the data have them. `data` names one of KERAS_DATASETS, read
-    from the .npz at `path` (`source` says where it was named, for the fix) or
-    downloaded when it is empty, or is a folder of images (`read_folder`)."""
+    from the .npz at `path` or downloaded when it is empty, or is a folder of pictures
+    (`read_folder`). `describe` says in a line what was read."""
     if data not in KERAS_DATASETS:
         return read_folder(data, shape, splits)
-    arrays = read_keras_dataset(
-        data, path, source or KERAS_DATASETS[data], splits, labels
-    )
+    arrays = read_keras_dataset(data, path, splits, labels)
     check_memory(sum(len(arrays[f"x_{s}"]) for s in splits), shape, f"{data}'s")
-    for key in [f"x_{split}" for split in splits]:  # 28x28 grey, fitted as a folder's
-        if shape == (28, 28, 1):
-            arrays[key] = arrays[key][..., None]
-        else:
-            arrays[key] = np.stack(
-                [fit(Image.fromarray(i), shape) for i in arrays[key]]
-            )
+    for key in [f"x_{split}" for split in splits]:
+        x = arrays[key][..., None]  # 28x28 grey, with a channel axis
+        if shape != x.shape[1:]:  # fitted as a folder's pictures are
+            x = np.stack([pixels(Image.fromarray(i[..., 0]), shape) for i in x])
+        arrays[key] = x
     arrays["classes"] = [str(digit) for digit in range(10)]
     return arrays
 
 
-def read_keras_dataset(name, path, source, splits=("train",), labels=False):
-    """{"x_train": ..., ...} uint8 arrays from an .npz in keras.datasets.<name>'s
-    layout, each checked; from keras.datasets.<name>.load_data() when path is empty."""
-    keys = [f"x_{split}" for split in splits]
-    keys += [f"y_{split}" for split in splits] if labels else []
+def read_keras_dataset(name, path, splits=("train",), labels=False):
+    """{"x_train": ..., ...}: the splits asked for, uint8 arrays from an .npz in
+    keras.datasets.<name>'s layout, each checked; from keras.datasets.<name>.load_data()
+    when path is empty."""
+    keys = [f"{xy}_{split}" for xy in ("xy" if labels else "x") for split in splits]
     title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[name]
+    constant = f"{KERAS_DATASETS[name]} ({flag(KERAS_DATASETS[name])})"
     what = f"{title} file {shown(path)}" if path else f"keras.datasets.{name}"
     if path:
-        arrays = read_npz(
-            path, f"{title} file", f"download it again or fix {source}", keys
-        )
+        fix = f"download it again or fix {constant}"
+        arrays = read_npz(path, f"{title} file", fix, keys)
     else:
         import keras  # only here: inputs.py is read before Keras loads
 
+        dataset = getattr(keras.datasets, name)
         try:
-            (x_train, y_train), (x_test, y_test) = getattr(
-                keras.datasets, name
-            ).load_data()
+            (x_train, y_train), (x_test, y_test) = dataset.load_data()
         except Exception:
             raise InputError(
-                f"could not download {title} (no network?); set {source} to a local "
+                f"could not download {title} (no network?); set {constant} to a local "
                 f"{name}.npz in Keras's layout"
             ) from None
         arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     for split in splits:
-        x = arrays[f"x_{split}"]
+        x, y = arrays[f"x_{split}"], arrays.get(f"y_{split}")
         if x.shape[1:] != (28, 28) or len(x) == 0 or x.dtype != np.uint8:
             raise InputError(
                 f"{what} has x_{split} of shape {x.shape} and dtype {x.dtype}; "
                 "expected (N, 28, 28) uint8 pixels in 0..255"
             )
-        y = arrays.get(f"y_{split}")  # checked where labels are asked for
         if labels and (y.shape != (len(x),) or not set(np.unique(y)) <= set(range(10))):
             raise InputError(
                 f"{what} has y_{split} of shape {y.shape} and dtype {y.dtype}; "
                 f"expected one class 0..9 per image of x_{split}"
             )
-    return arrays
+    return {key: arrays[key] for key in keys}
 
 
-def image_files(folder):
-    """The image files below folder, at any depth, sorted: the same run each time."""
-    names = glob.glob("**/*", root_dir=folder, recursive=True)  # not hidden ones
-    return sorted(n for n in names if n.lower().endswith(IMAGE_FILES))
+def folder_files(folder):
+    """(pictures, others): the names of the files below folder, at any depth, pictures
+    sorted (the same run each time). Hidden files (.DS_Store, macOS's ._ copies) are
+    others, never pictures; hidden folders are not looked in."""
+    names = glob.glob("**/*", root_dir=folder, recursive=True)
+    pictures = sorted(n for n in names if n.lower().endswith(IMAGE_FILES))
+    hidden = glob.glob("**/.*", root_dir=folder, recursive=True)
+    names = set(names + hidden) - set(pictures)
+    return pictures, [n for n in names if os.path.isfile(os.path.join(folder, n))]
 
 
 def read_folder(folder, shape, splits=("train",)):
-    """A folder of images as read_data returns them. With a train/ subfolder, it and
-    test/ are the splits; otherwise every image is a training image. Where every image
-    lies in a subfolder of its split, and there are two or more, each is a class: the
-    conventions of keras.utils.image_dataset_from_directory."""
+    """A folder of pictures as read_data returns them. With a train/ subfolder, it and
+    test/ are the splits; otherwise every picture is a training image. Where every
+    picture lies in a subfolder of its split, and there are two or more, each is a
+    class: the conventions of keras.utils.image_dataset_from_directory."""
     roots = {"train": folder}
     if os.path.isdir(os.path.join(folder, "train")):
         roots = {s: os.path.join(folder, s) for s in ("train", "test")}
-    names = {
-        s: image_files(roots[s]) for s in splits if os.path.isdir(roots.get(s, ""))
-    }
-    if not names.get("train"):
+    names = {s: folder_files(roots[s])[0] for s in splits if s in roots}
+    names = {s: n for s, n in names.items() if n}  # an empty test/ is no test split
+    if "train" not in names:
         raise InputError(
             f"folder {shown(roots['train'])} holds no images (PNG, JPEG, BMP or GIF, "
             "in subfolders or not); put some there, or set DATA (--data) to another"
         )
     check_memory(sum(map(len, names.values())), shape, f"the images of {shown(folder)}")
-    arrays = {f"x_{s}": read_images(roots[s], n, shape) for s, n in names.items()}
+    paths = [os.path.join(roots[s], name) for s in names for name in names[s]]
+    images = read_images(folder, paths, shape)  # every split's bad files named at once
+    ends = np.cumsum([len(n) for n in names.values()])[:-1]
+    arrays = {f"x_{s}": x for s, x in zip(names, np.split(images, ends))}
     labels = {s: [os.path.dirname(n).split(os.sep)[0] for n in names[s]] for s in names}
     classes = sorted(set(labels["train"]))
-    if "" not in classes and len(classes) > 1:
-        index = {name: i for i, name in enumerate(classes)}
-        if all(set(labels[s]) <= set(classes) for s in names):  # test/'s are train/'s
-            arrays.update(
-                {f"y_{s}": np.array([index[c] for c in labels[s]]) for s in names}
-            )
-            arrays["classes"] = classes
+    labelled = "" not in classes and len(classes) > 1
+    if labelled and all(set(labels[s]) <= set(classes) for s in names):  # test/'s too
+        arrays.update({f"y_{s}": np.searchsorted(classes, labels[s]) for s in names})
+        arrays["classes"] = classes
     return arrays
 
 
-def read_images(root, names, shape):
-    """The images root/names, decoded by Keras and fitted to shape, in one uint8 array;
-    a progress bar when that takes more than a few seconds."""
+def read_images(folder, paths, shape):
+    """The pictures at paths, decoded by Pillow and fitted to shape, in one uint8 array;
+    a progress bar when that takes more than a few seconds. The files that cannot be
+    read are named, in one sentence: the first five, and a count."""
     import keras
 
-    images = np.empty((len(names), *shape), np.uint8)
-    mode = "grayscale" if shape[-1] == 1 else "rgb"
-    start, progbar = time.monotonic(), None
-    for i, name in enumerate(names):
-        path = os.path.join(root, name)
-        try:
-            images[i] = fit(keras.utils.load_img(path, color_mode=mode), shape)
-        except Exception as err:
-            raise InputError(
-                f"image {shown(path)} cannot be decoded ({type(err).__name__}: {err}); "
-                "replace or remove it"
-            ) from None
+    total, unreadable, start, progbar = len(paths), [], time.monotonic(), None
+    images = np.empty((total, *shape), np.uint8)
+    for i, path in enumerate(paths):
+        try:  # not keras.utils.load_img: its conversion drops transparency
+            with Image.open(path) as image:
+                images[i] = pixels(image, shape)
+        except Exception as err:  # why, in a few plain words
+            if getattr(err, "strerror", None):  # open() failed: Permission denied, ...
+                why = err.strerror
+            elif isinstance(err, UnidentifiedImageError):
+                why = "empty" if os.path.getsize(path) == 0 else "not an image"
+            else:
+                why = "truncated" if "truncated" in str(err) else f"damaged: {err}"
+            unreadable.append(f"{os.path.relpath(path, folder)!r} ({why})")
         if progbar is None and time.monotonic() - start > 3:
             verbose = 1 if sys.stdout.isatty() else 2  # a log file gets one line
-            progbar = keras.utils.Progbar(
-                len(names), unit_name="image", verbose=verbose
-            )
-        if progbar and ((i + 1) % 100 == 0 or i + 1 == len(names)):
+            progbar = keras.utils.Progbar(total, unit_name="image", verbose=verbose)
+        if progbar and ((i + 1) % 100 == 0 or i + 1 == total):
             progbar.update(i + 1)
+    if unreadable:
+        n, more = len(unreadable), len(unreadable) - 5
+        listed = ", ".join(unreadable[:5]) + (f" and {more:,} more" if more > 0 else "")
+        raise InputError(
+            f"folder {shown(folder)} has {n:,} file{'s' * (n > 1)} that cannot be "
+            f"read: {listed}; replace or remove {'them' if n > 1 else 'it'}"
+        )
     return images
 
 
-def fit(image, shape):
-    """A PIL image as a uint8 array of shape: grey (1 channel) or colour (3)."""
+def pixels(image, shape):
+    """A PIL image as a uint8 array of shape, grey (1 channel) or colour (3), its
+    transparent parts (alpha, or a palette's transparent colour) over BACKGROUND."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", image.size, BACKGROUND), image)
     image = image.convert("L" if shape[-1] == 1 else "RGB")
     if image.size != (shape[1], shape[0]):
         image = image.resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
     return np.asarray(image).reshape(shape)
+
+
+def describe(data, arrays):
+    """What read_data read, in a line: `Read 70,000 pictures from mnist at (28, 28, 1):
+    60,000 train, 10,000 test, 10 classes`; for a folder, with a count of the files in
+    it that are not pictures (notes.txt, .DS_Store), skipped."""
+    n = {s: len(arrays[f"x_{s}"]) for s in ("train", "test") if f"x_{s}" in arrays}
+    splits = ", ".join(f"{count:,} {split}" for split, count in n.items())
+    classes = len(arrays.get("classes", ())) or "no"
+    name = data if data in KERAS_DATASETS else repr(data)
+    line = f"Read {sum(n.values()):,} pictures from {name} at "
+    line += f"{arrays['x_train'].shape[1:]}: {splits}, {classes} classes"
+    skipped = 0 if data in KERAS_DATASETS else len(folder_files(data)[1])
+    if skipped:
+        files = f"{skipped:,} files that are not pictures" if skipped > 1 else ""
+        line += f" (skipped {files or '1 file that is not a picture'})"
+    return line
 
 
 def check_memory(n_images, shape, what):

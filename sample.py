@@ -169,7 +169,7 @@ def main(argv=None):
     inputs.make_output_dirs([OUTPUT_DIR])
     data, shape, path, source = evaluate.run_data(args)
     generator = evaluate.load_generator(args.generator, shape)
-    x_train = inputs.read_data(data, shape, path, source)["x_train"]
+    x_train = inputs.read_data(data, shape, path)["x_train"]
     print(inputs.platform_line(), file=sys.stderr)  # "is my GPU used?", as gan.py
     paths = draw_pictures(generator, x_train, args.n, args.seed)
     print(f"Wrote {', '.join(paths)}.")

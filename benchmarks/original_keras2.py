@@ -117,7 +117,7 @@ def build_gan():
 
 def load_data(path, source):
     """The original's X_train: [-1, 1] in float64, shape (60000, 28, 28, 1)."""
-    X_train = inputs.read_keras_dataset("mnist", path, source)["x_train"]
+    X_train = inputs.read_keras_dataset("mnist", path)["x_train"]
     X_train = X_train / 127.5 - 1.0
     X_train = np.expand_dims(X_train, axis=3)
     return X_train

@@ -239,7 +239,7 @@ def run_worker(args, path, source):
     import gan
     import keras
 
-    x_train = gan.load_images("mnist", path, source)
+    x_train = gan.load_images("mnist", path)
     keras.utils.set_random_seed(gan.SEED)
     G, D, combined = gan.build_gan()
     fused, state = fused_step(G, D) if args.worker == "fused" else (None, None)
@@ -403,9 +403,7 @@ def main(argv=None):
     path, source = mnist_file(args)  # bad input raises InputError: one sentence
     if args.worker:
         return run_worker(args, path, source)
-    inputs.read_keras_dataset(
-        "mnist", path, source
-    )  # a bad file is refused now, not in each worker
+    inputs.read_keras_dataset("mnist", path)  # a bad file: refused now, not in workers
     args.mnist_path = os.path.abspath(path)  # the workers run elsewhere
     report = measure_all(args)
     if args.json:

@@ -62,7 +62,7 @@ def test_a_missing_mnist_file_is_refused_before_any_measurement(monkeypatch, cap
     monkeypatch.setattr(speed, "measure", pytest.fail)  # nothing may start
     message = refusal(["--mnist-path", "/no/such/mnist.npz"], capsys)
     assert message.startswith("speed.py: error: MNIST file '/no/such/mnist.npz' ")
-    assert message.endswith("; download it again or fix --mnist-path")
+    assert message.endswith("; download it again or fix MNIST_PATH (--mnist-path)")
 
 
 def test_backends_and_yardsticks_are_lists_in_a_fixed_order(monkeypatch):

@@ -1,4 +1,5 @@
-"""The MNIST loader: right scaling on good files, one clear sentence on bad ones."""
+"""The MNIST loader: right scaling on good files, one clear sentence on bad ones, and
+the line that says what was read."""
 
 import gzip
 
@@ -40,59 +41,45 @@ def test_real_mnist_file(mnist_path):
     assert abs((x.mean() + 1) * 127.5 - 33.3184) < 1e-3
 
 
-@pytest.mark.parametrize(
-    "make, words",
-    [
-        (lambda p: str(p / "absent.npz"), "cannot be read (No such file or directory)"),
-        (lambda p: str(p), "cannot be read (Is a directory)"),
-        (lambda p: gzipped(write_npz(p / "g.npz", **fake_mnist())), "gzip-compressed"),
-        (lambda p: (p / "t.npz").write_text("not a zip") and str(p / "t.npz"), ".npz"),
-        (
-            lambda p: truncate(write_npz(p / "c.npz", **fake_mnist(200))),
-            "not a readable .npz",
-        ),
-        (lambda p: write_npz(p / "k.npz", images=np.zeros((3, 28, 28))), "x_train"),
-        (
-            lambda p: write_npz(p / "s.npz", x_train=np.zeros((3, 32, 32), np.uint8)),
-            "shape",
-        ),
-        (
-            lambda p: write_npz(p / "d.npz", x_train=np.zeros((3, 28, 28), "float32")),
-            "dtype",
-        ),
-        (
-            lambda p: write_npz(p / "e.npz", x_train=np.zeros((0, 28, 28), np.uint8)),
-            "shape",
-        ),
-    ],
-    ids=[
-        "missing",
-        "folder",
-        "gzip",
-        "not-npz",
-        "truncated",
-        "wrong-keys",
-        "wrong-shape",
-        "dtype",
-        "empty",
-    ],
-)
-def test_bad_files_raise_one_sentence_naming_the_file(tmp_path, make, words):
-    path = make(tmp_path)
+def test_one_line_says_what_was_read(tmp_path):
+    test = dict(x_test=fake_mnist(4)["x_train"], y_test=np.arange(4, dtype=np.uint8))
+    path = write_npz(tmp_path / "m.npz", **fake_mnist(), **test)
+    both = inputs.read_data("mnist", (28, 28, 1), path, ("train", "test"), True)
+    assert inputs.describe("mnist", both) == (
+        "Read 14 pictures from mnist at (28, 28, 1): 10 train, 4 test, 10 classes"
+    )
+    train = inputs.read_data("mnist", (14, 14, 3), path)  # what was asked, as fitted
+    assert inputs.describe("mnist", train) == (
+        "Read 10 pictures from mnist at (14, 14, 3): 10 train, 10 classes"
+    )
+
+
+BAD_FILES = {  # what m.npz holds (arrays, or bytes made from a good file's), and words
+    "missing": (None, "cannot be read (No such file or directory)"),
+    "folder": ("a folder", "cannot be read (Is a directory)"),
+    "gzip": (gzip.compress, "gzip-compressed"),
+    "not-npz": (lambda good: b"not a zip", "not an .npz (zip) file"),
+    "truncated": (lambda good: good[: len(good) // 2], "not a readable .npz"),
+    "wrong-keys": (dict(images=np.zeros((3, 28, 28))), "has no x_train"),
+    "wrong-shape": (dict(x_train=np.zeros((3, 32, 32), np.uint8)), "shape (3, 32, 32)"),
+    "dtype": (dict(x_train=np.zeros((3, 28, 28), "float32")), "dtype float32"),
+    "empty": (dict(x_train=np.zeros((0, 28, 28), np.uint8)), "shape (0, 28, 28)"),
+}
+
+
+@pytest.mark.parametrize("holds, words", BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_bad_files_raise_one_sentence_naming_the_file(tmp_path, holds, words):
+    path = tmp_path / "m.npz"
+    if holds == "a folder":
+        path.mkdir()
+    elif isinstance(holds, dict):
+        write_npz(path, **holds)
+    elif holds:  # a function of a good file's bytes
+        path.write_bytes(holds(open(write_npz(path, **fake_mnist(200)), "rb").read()))
     with pytest.raises(inputs.InputError) as error:
-        gan.load_images("mnist", path)
+        gan.load_images("mnist", str(path))
     message = str(error.value)
-    assert words in message
-    assert path in message
-    assert "\n" not in message
-
-
-def gzipped(path):
-    with open(path, "rb") as f:
-        data = gzip.compress(f.read())
-    with open(path, "wb") as f:
-        f.write(data)
-    return path
+    assert words in message and str(path) in message and "\n" not in message
 
 
 def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
@@ -108,28 +95,16 @@ def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
     assert "damaged" not in str(error.value)
 
 
-def test_the_fix_names_the_flag_the_user_gave(tmp_path):
-    missing = str(tmp_path / "absent.npz")
-    with pytest.raises(inputs.InputError, match="fix --mnist-path$"):
-        gan.load_images("mnist", missing, "--mnist-path")
-    with pytest.raises(inputs.InputError, match="fix MNIST_PATH$"):
-        gan.load_images("mnist", missing)
-
-
-def test_a_relative_path_is_shown_with_its_folder(tmp_path, monkeypatch):
+def test_a_relative_path_is_shown_with_its_folder_and_the_fix_names_the_flag(
+    tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(inputs.InputError) as error:
         gan.load_images("mnist", "data/absent.npz")
-    assert (
-        f"'data/absent.npz' (in {tmp_path}) cannot be read (No such file or directory)"
-        in str(error.value)
+    assert str(error.value) == (
+        f"MNIST file 'data/absent.npz' (in {tmp_path}) cannot be read (No such file or "
+        "directory); download it again or fix MNIST_PATH (--mnist-path)"
     )
-
-
-def truncate(path):
-    with open(path, "r+b") as f:
-        f.truncate(len(f.read()) // 2)
-    return path
 
 
 def test_no_network_and_no_path_names_the_fix(monkeypatch):
@@ -137,5 +112,9 @@ def test_no_network_and_no_path_names_the_fix(monkeypatch):
         raise Exception("URL fetch failure: no network")
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(inputs.InputError, match="MNIST_PATH"):
+    with pytest.raises(inputs.InputError) as error:
         gan.load_images("mnist", "")
+    assert str(error.value) == (
+        "could not download MNIST (no network?); set MNIST_PATH (--mnist-path) to a "
+        "local mnist.npz in Keras's layout"
+    )

@@ -410,9 +410,7 @@ def test_a_generator_that_returns_unseen_digits_scores_about_one():
 
 @pytest.mark.slow
 def test_real_mnist_neighbours_are_exact(mnist_path):
-    mnist = inputs.read_keras_dataset(
-        "mnist", mnist_path, "MNIST_PATH", ("train", "test")
-    )
+    mnist = inputs.read_keras_dataset("mnist", mnist_path, ("train", "test"))
     train = evaluate.to_unit_interval(mnist["x_train"], "float32")
     picks = [0, 1, 59999, 31337]
     indices, distances = evaluate.nearest_neighbours(train[picks], train)

@@ -37,21 +37,14 @@ def colour_pictures(n, height=12, width=16):
     return images
 
 
-def write_npz(path, **arrays):
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-    return str(path)
-
-
 def digits(n, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
 
 
 def file_hashes(folder):
+    files = sorted(p for p in os.listdir(folder) if p != ".lock")
     return {
-        p: hashlib.sha256(open(os.path.join(folder, p), "rb").read()).hexdigest()
-        for p in sorted(os.listdir(folder))
-        if p != ".lock"
+        p: hashlib.sha256(open(f"{folder}/{p}", "rb").read()).digest() for p in files
     }
 
 
@@ -63,23 +56,32 @@ def scratch(tmp_path, monkeypatch):
 
 # -----------------------------------------------------------------------------
 # Reading: any source, one reader
-
-
-def test_a_folder_reads_as_the_same_pixels_as_the_npz(tmp_path):
-    images = digits(40)
-    folder = write_pictures(tmp_path / "pictures", images)
-    npz = write_npz(tmp_path / "m.npz", x_train=images)
-    from_folder = gan.load_images(folder)
-    np.testing.assert_array_equal(from_folder, gan.load_images("mnist", npz))
+def test_a_folder_reads_as_the_npz_does_and_is_fitted_to_img_shape(tmp_path):
+    images, npz = digits(40), tmp_path / "m.npz"
+    np.savez(npz, x_train=images)
+    from_folder = gan.load_images(write_pictures(tmp_path / "pictures", images))
+    np.testing.assert_array_equal(from_folder, gan.load_images("mnist", str(npz)))
     assert from_folder.shape == (40, 28, 28, 1) and from_folder.dtype == np.float32
-    assert from_folder.min() >= -1 and from_folder.max() <= 1
+    folder = write_pictures(tmp_path / "c", colour_pictures(6), suffix=".jpg")
+    grey = inputs.read_data(folder, (20, 10, 1))["x_train"]
+    assert grey.shape == (6, 20, 10, 1) and grey.dtype == np.uint8
+    colour = inputs.read_data(folder, (12, 16, 3))["x_train"]
+    assert colour.shape == (6, 12, 16, 3)
+    assert colour[0, ..., 0].mean() > 100 > colour[0, ..., 2].mean()  # red stays red
 
 
-def test_subfolders_are_classes_and_train_test_are_splits(tmp_path):
+def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
     images, labels = digits(30), np.array(["cat", "dog", "emu"] * 10)
+    folder = str(tmp_path / "d")
     write_pictures(tmp_path / "d" / "train", images[:24], labels[:24])
     write_pictures(tmp_path / "d" / "test", images[24:], labels[24:], ".bmp")
-    data = inputs.read_data(str(tmp_path / "d"), (28, 28, 1), splits=("train", "test"))
+    for skipped in ("notes.txt", ".DS_Store", "train/cat/._00000.png"):
+        (tmp_path / "d" / skipped).write_bytes(b"\0\0")  # not pictures: skipped
+    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
+    assert inputs.describe(folder, data) == (
+        f"Read 30 pictures from {folder!r} at (28, 28, 1): 24 train, 6 test, "
+        "3 classes (skipped 3 files that are not pictures)"
+    )
     assert data["classes"] == ["cat", "dog", "emu"]
     assert len(data["x_train"]) == 24 and len(data["x_test"]) == 6
     # sorted paths: cat/00000, cat/00003, ... then dog/...
@@ -87,60 +89,44 @@ def test_subfolders_are_classes_and_train_test_are_splits(tmp_path):
     np.testing.assert_array_equal(data["x_train"][1, ..., 0], images[3])
     np.testing.assert_array_equal(data["y_train"], np.repeat([0, 1, 2], 8))
     np.testing.assert_array_equal(data["y_test"], np.repeat([0, 1, 2], 2))
+    write_pictures(tmp_path / "d" / "train", digits(1))  # outside a class: no labels
+    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
+    assert set(data) == {"x_train", "x_test"} and len(data["x_train"]) == 25
 
 
-def test_images_outside_a_class_folder_mean_no_labels(tmp_path):
-    write_pictures(tmp_path / "d", digits(6), np.array(["a", "b"] * 3))
-    write_pictures(tmp_path / "d", digits(1, seed=1))  # one loose picture
-    data = inputs.read_data(str(tmp_path / "d"), (28, 28, 1), splits=("train", "test"))
-    assert set(data) == {"x_train"} and len(data["x_train"]) == 7
+def test_transparent_pictures_lie_on_black(tmp_path):
+    """White strokes on a transparent background that hides white: a white digit on
+    black (MNIST's), through an alpha channel (RGBA, LA) or a palette's transparency."""
+    ink = np.zeros((28, 28), np.uint8)
+    ink[6:22, 12:16] = 255  # where the picture is opaque
+    white, folder = np.full_like(ink, 255), tmp_path / "t"
+    write_pictures(folder, [np.dstack([white] * 3 + [ink]), np.dstack([white, ink])])
+    palette = Image.frombytes("P", (28, 28), (ink < 255).astype(np.uint8).tobytes())
+    palette.putpalette([255] * 6)  # 0: stroke, 1: background, both white
+    palette.save(folder / "2.png", transparency=1)
+    for channels in (1, 3):
+        x = inputs.read_data(str(folder), (28, 28, channels))["x_train"]
+        assert x.shape == (3, 28, 28, channels) and (x == ink[..., None]).all()
 
 
-def test_pictures_are_fitted_to_img_shape(tmp_path):
-    folder = write_pictures(tmp_path / "c", colour_pictures(6), suffix=".jpg")
-    grey = inputs.read_data(folder, (20, 10, 1))["x_train"]
-    assert grey.shape == (6, 20, 10, 1) and grey.dtype == np.uint8
-    colour = inputs.read_data(folder, (12, 16, 3))["x_train"]
-    assert colour.shape == (6, 12, 16, 3)
-    assert colour[0, ..., 0].mean() > 100 > colour[0, ..., 2].mean()  # red stays red
-    mnist = write_npz(tmp_path / "m.npz", x_train=digits(4))
-    assert inputs.read_data("mnist", (32, 32, 3), mnist)["x_train"].shape[1:] == (
-        32,
-        32,
-        3,
-    )
-
-
-def test_fashion_mnist_reads_a_local_npz_in_keras_layout(tmp_path, monkeypatch):
-    path = write_npz(tmp_path / "fashion.npz", x_train=digits(12))
+def test_fashion_mnist_reads_a_local_npz_named_by_its_constant_or_flag(
+    tmp_path, monkeypatch
+):
+    path = str(tmp_path / "fashion.npz")
+    np.savez(path, x_train=digits(12))
     monkeypatch.setattr(gan, "FASHION_MNIST_PATH", path)
     args = inputs.parse_args(vars(gan), ["--data", "fashion_mnist"])
     config = inputs.run_config(vars(gan), args)
-    assert inputs.dataset_path(args, "fashion_mnist", config) == (
-        path,
-        "FASHION_MNIST_PATH",
-    )
-    x = gan.load_images(
-        "fashion_mnist", *inputs.dataset_path(args, "fashion_mnist", config)
-    )
-    assert x.shape == (12, 28, 28, 1)
+    assert inputs.dataset_path(args, "fashion_mnist", config)[0] == path
+    assert gan.load_images("fashion_mnist", path).shape == (12, 28, 28, 1)
     flagged = inputs.parse_args(vars(gan), ["--fashion-mnist-path", "f.npz"])
-    assert inputs.dataset_path(flagged, "fashion_mnist", config) == (
-        "f.npz",
-        "--fashion-mnist-path",
-    )
-    with pytest.raises(
-        inputs.InputError, match="Fashion-MNIST file.*--fashion-mnist-path"
-    ):
-        gan.load_images(
-            "fashion_mnist", str(tmp_path / "nope.npz"), "--fashion-mnist-path"
-        )
+    assert inputs.dataset_path(flagged, "fashion_mnist", config)[0] == "f.npz"
+    with pytest.raises(inputs.InputError, match=r"fix FASHION_MNIST_PATH \(--fash"):
+        gan.load_images("fashion_mnist", str(tmp_path / "nope.npz"))
 
 
 # -----------------------------------------------------------------------------
 # Bad input: one sentence, before anything is trained or any picture written
-
-
 @pytest.fixture
 def no_training(scratch, monkeypatch):
     monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
@@ -153,26 +139,36 @@ def refused(argv, capsys):
     return message
 
 
-def test_an_empty_folder(no_training, capsys):
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ("empty", "folder '{}/empty' holds no images"),
+        ("few", "BATCH_SIZE (--batch-size) must be at most 5, the number of training"),
+        ("x.png", "neither one of Keras's datasets (mnist, fashion_mnist) nor a"),
+    ],
+)
+def test_data_that_cannot_be_trained_on(no_training, capsys, data, words):
     (no_training / "empty" / "sub").mkdir(parents=True)
     (no_training / "empty" / "notes.txt").write_text("no pictures here")
-    message = refused(["--data", "empty"], capsys)
-    assert f"folder {os.path.abspath('empty')!r} holds no images" in message
-
-
-def test_fewer_images_than_a_batch(no_training, capsys):
     write_pictures(no_training / "few", digits(5))
-    message = refused(["--data", "few"], capsys)
-    assert (
-        "BATCH_SIZE (--batch-size) must be at most 5, the number of training" in message
-    )
+    (no_training / "x.png").write_bytes(b"")
+    assert words.format(no_training) in refused(["--data", data], capsys)
 
 
-def test_a_file_that_cannot_be_decoded_is_named(no_training, capsys):
+def test_every_file_that_cannot_be_read_is_named_in_one_sentence(no_training, capsys):
     write_pictures(no_training / "d", digits(40))
+    png = (no_training / "d" / "00001.png").read_bytes()
+    (no_training / "d" / "00002.png").write_bytes(png[: len(png) // 2])
     (no_training / "d" / "00007.png").write_bytes(b"\x89PNG but not really")
-    message = refused(["--data", "d"], capsys)
-    assert os.path.join("d", "00007.png") in message and "cannot be decoded" in message
+    for name in ("00003.png", "00004.png", "00005.png", "sub/0.png", "sub/1.png"):
+        (no_training / "d" / name).parent.mkdir(exist_ok=True)
+        (no_training / "d" / name).write_bytes(b"")
+    assert refused(["--data", "d"], capsys) == (
+        f"gan.py: error: folder {str(no_training / 'd')!r} has 7 files that cannot be "
+        "read: '00002.png' (truncated), '00003.png' (empty), '00004.png' (empty), "
+        "'00005.png' (empty), '00007.png' (not an image) and 2 more; replace or "
+        "remove them"
+    )
 
 
 def test_pictures_that_would_not_fit_in_memory(no_training, monkeypatch, capsys):
@@ -182,14 +178,6 @@ def test_pictures_that_would_not_fit_in_memory(no_training, monkeypatch, capsys)
     message = refused(["--data", "d"], capsys)
     assert "40 at IMG_SHAPE (30000, 30000, 3)) need about" in message
     assert "GiB of memory" in message
-
-
-def test_a_data_file_is_not_a_folder(no_training, capsys):
-    (no_training / "x.png").write_bytes(b"")
-    message = refused(["--data", "x.png"], capsys)
-    assert (
-        "neither one of Keras's datasets (mnist, fashion_mnist) nor a folder" in message
-    )
 
 
 @pytest.fixture
@@ -217,15 +205,14 @@ def test_resume_refuses_other_data_naming_both(unfinished_checkpoint, capsys):
 
 # -----------------------------------------------------------------------------
 # Training on them
-
-
 @pytest.mark.slow
 def test_a_folder_of_mnist_pngs_trains_as_the_same_images_from_the_npz(
     tmp_path, mnist_path
 ):
     images = np.load(mnist_path)["x_train"][:300]
     folder = write_pictures(tmp_path / "pngs", images)
-    npz = write_npz(tmp_path / "same.npz", x_train=images)
+    npz = str(tmp_path / "same.npz")
+    np.savez(npz, x_train=images)
     args = ["--iterations", "3", "--sample-interval", "1"]
     runs = {}
     for name, extra, data_file in [
@@ -259,10 +246,8 @@ def test_a_colour_folder_trains_and_its_pictures_are_in_colour(colour_run):
     generator = keras.saving.load_model(colour_run / gan.MODEL_DIR / "generator.keras")
     assert generator.output_shape == (None, 12, 16, 3)
     for name in ("2.png", "progress.gif"):
-        picture = np.asarray(
-            Image.open(colour_run / gan.IMAGES_DIR / name).convert("RGB")
-        )
-        channels = picture.astype(int)
+        picture = Image.open(colour_run / gan.IMAGES_DIR / name).convert("RGB")
+        channels = np.asarray(picture).astype(int)
         assert np.abs(channels[..., 0] - channels[..., 1]).max() > 30, name  # not grey
     settings = safekeeping.read_checkpoint(colour_run / gan.CHECKPOINT_PATH)["settings"]
     assert settings["IMG_SHAPE"] == [12, 16, 3]
@@ -271,8 +256,6 @@ def test_a_colour_folder_trains_and_its_pictures_are_in_colour(colour_run):
 
 # -----------------------------------------------------------------------------
 # evaluate.py and sample.py on the run's data
-
-
 @pytest.fixture
 def small_evaluation(monkeypatch):
     monkeypatch.setattr(evaluate, "N_SAMPLES", 60)
