@@ -70,7 +70,7 @@ MODEL_DIR = "saved_model"  # generator.keras at the end, checkpoint.npz on the w
 # XLA-compile the train steps. Keras's "auto" leaves XLA off for TensorFlow on a CPU,
 # where it makes these small steps about 20% faster; JAX compiles anyway, and torch
 # stays eager, as Keras leaves it.
-JIT_COMPILE = keras.backend.backend() != "torch"
+JIT_COMPILE = keras.backend.backend() in ("tensorflow", "jax")
 # Keras's datasets offline: a local .npz in Keras's layout; empty means download.
 MNIST_PATH = os.environ.get("MNIST_PATH", "")
 FASHION_MNIST_PATH = os.environ.get("FASHION_MNIST_PATH", "")

@@ -1,8 +1,6 @@
 """Reading and checking what a run is given: Keras's backend, flags, constants, data,
 output folders. Every problem is an InputError: one sentence that says what to fix,
-raised before anything trains. It is a SystemExit, so uncaught it ends the script with
-`<script>: error: <sentence>` on stderr and exit status 1, as sys.exit does; in a
-notebook the cell shows the sentence alone.
+raised before anything trains.
 """
 
 import argparse
@@ -18,7 +16,15 @@ import tempfile
 import time
 
 
-class InputError(SystemExit):
+def ipython_shell():
+    """The IPython shell running this (a notebook's kernel, say), or None."""
+    return "IPython" in sys.modules and sys.modules["IPython"].get_ipython() or None
+
+
+# A SystemExit, uncaught, ends a script with `<script>: error: <sentence>` and status 1;
+# in IPython it comes with notes and a warning, so there it is an Exception that shows
+# one line in place of a traceback.
+class InputError(Exception if ipython_shell() else SystemExit):
     """Bad input, or a folder or disk that fails a run: one sentence on what to fix."""
 
     def __init__(self, sentence):
@@ -28,7 +34,7 @@ class InputError(SystemExit):
     def __str__(self):
         return self.sentence
 
-    def _render_traceback_(self):  # what IPython shows in place of a traceback
+    def _render_traceback_(self):  # what IPython shows
         return [f"error: {self.sentence}"]
 
 
@@ -59,15 +65,6 @@ def shown(path):
 
 # -----------------------------------------------------------------------------
 # Start-up: before Keras loads, which takes seconds
-def ipython_shell():
-    """The IPython shell running this (a notebook's kernel, say), or None."""
-    return "IPython" in sys.modules and sys.modules["IPython"].get_ipython() or None
-
-
-if ipython_shell():  # an InputError in a cell: the sentence, without SystemExit's notes
-    ipython_shell().set_custom_exc(
-        (InputError,), lambda shell, *error, **_: shell.showtraceback(error)
-    )
 
 
 class ExitOnStop:

@@ -20,12 +20,15 @@ NOTEBOOK = GAN.with_suffix(".ipynb")
 
 def test_the_notebook_is_gan_py_converted_by_jupytext():
     jupytext = pytest.importorskip("jupytext", reason="the notebook is made by it")
-    made = jupytext.read(GAN, fmt="py:percent")
-    made.metadata["kernelspec"] = jupytext.read(NOTEBOOK).metadata["kernelspec"]
-    assert jupytext.writes(made, "ipynb") == NOTEBOOK.read_text(), (
-        "gan.ipynb is not gan.py's; regenerate it: "
-        "jupytext --to ipynb --set-kernel python3 gan.py"
-    )
+    made, committed = jupytext.read(GAN, fmt="py:percent"), jupytext.read(NOTEBOOK)
+
+    def cells(nb):
+        return [(c.cell_type, c.source, c.metadata) for c in nb.cells]
+
+    regenerate = "regenerate it: jupytext --to ipynb --set-kernel python3 gan.py"
+    assert cells(made) == cells(committed), f"gan.ipynb is not gan.py's; {regenerate}"
+    assert committed.metadata["kernelspec"]["name"] == "python3", regenerate
+    assert not [c for c in committed.cells if c.get("outputs")], "no outputs"
 
 
 nbclient = pytest.importorskip("nbclient")
@@ -33,7 +36,12 @@ nbformat = pytest.importorskip("nbformat")
 
 
 def pictures(cells):
-    return [o for c in cells for o in c.outputs if "image/png" in o.get("data", {})]
+    return [
+        o
+        for c in cells
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
 
 
 @pytest.mark.slow
@@ -46,13 +54,17 @@ def test_papermill_runs_the_notebook_with_parameters(tmp_path, mnist_path, monke
         str(NOTEBOOK), str(tmp_path / "out.ipynb"), parameters, cwd=str(tmp_path),
         progress_bar=False, kernel_name="python3",
     )  # fmt: skip
-    out = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    out = "".join(
+        o.get("text", o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
+    out = re.sub(r"\x1b\[[\d;]*m", "", out)  # the summaries' colours
     assert "Total params: 1,493,520" in out and "Total params: 533,505" in out
     assert [int(line.split()[0]) for line in out.splitlines() if "[D loss" in line] == [
         0, 1, 2,
     ]  # fmt: skip
     assert len(pictures(nb.cells)) == 4  # three grids, then the loss plot
-    assert sorted(os.listdir(tmp_path / "images"))[:3] == ["0.png", "1.png", "2.png"]
+    assert {"0.png", "1.png", "2.png"} <= set(os.listdir(tmp_path / "images"))
 
 
 @pytest.mark.slow
@@ -113,6 +125,7 @@ async def notebook(folder, mnist_path):
         nb, timeout=600, resources={"metadata": {"path": str(folder)}}
     )
     env = dict(os.environ, MNIST_PATH=mnist_path, KERAS_BACKEND="tensorflow")
+    env["PYTHONPATH"] = str(GAN.parent)  # for `import gan`
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     async with client.async_setup_kernel(env=env):
 
