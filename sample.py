@@ -133,6 +133,8 @@ def nearest_figure(samples, neighbours, distances, seed):
         )
     ]
     canvas = mosaic(pairs, cols=NEAREST_PAIRS, gap=PAIR_GAP)
+    # A gap's worth of white below the last row too: its distances go there.
+    canvas = np.concatenate([canvas, np.ones((PAIR_GAP, *canvas.shape[1:]))])
     title = (
         "Samples, each beside its nearest training image (red) and their L2 "
         f"distance (seed {seed})"

@@ -101,6 +101,21 @@ def test_three_pictures_and_the_same_seed_makes_the_same_ones(
         assert grid.shape[1] == (n * (28 + sample.GAP) - sample.GAP) * sample.SCALE
 
 
+def test_every_distance_in_nearest_png_lies_inside_the_picture():
+    n = sample.NEAREST_ROWS * sample.NEAREST_PAIRS
+    rng = np.random.default_rng(1)
+    neighbours = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
+    distances = 10 * rng.random(n)
+    fig = sample.nearest_figure(rng.random((n, 784)), neighbours, distances, seed=0)
+    fig.draw_without_rendering()
+    texts = fig.axes[0].texts
+    assert [t.get_text() for t in texts] == [f"{d:.2f}" for d in distances]
+    for text in [*texts, *fig.texts]:  # the title too
+        box = text.get_window_extent()
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, text.get_text()
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text.get_text()
+
+
 def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnist_file):
     monkeypatch.chdir(tmp_path)
     keras.utils.set_random_seed(0)
