@@ -6,14 +6,13 @@ the mean log-likelihood of the 10,000 MNIST test images under it. This script re
 that protocol for a generator saved by gan.py, and adds four figures from a small
 digit classifier (trained once, cached in saved_model/): the classifier score (the
 Inception Score with this classifier), the Frechet distance of its features (FID with
-this classifier), how many digit classes the samples cover, and how far the histogram
-of their classes is from uniform. The same figures for 10,000 real MNIST images that
-the classifier never saw give the ceiling. Last, whether the generator copies its
-training set: how close its samples come to their nearest training image, beside how
-close unseen test images come.
+this classifier), how many classes the samples cover, and how far the histogram of
+their classes is from uniform. Real images that the classifier never saw, scored the
+same way, give the ceiling. Last, whether the generator copies its training set: how
+close its samples come to their nearest training image, beside unseen test images.
 
-Run it with `python evaluate.py [GENERATOR]`; `--json` prints one JSON object instead of
-the table. What it runs on and its progress go to stderr, the figures to stdout.
+`python evaluate.py [GENERATOR]` prints Markdown tables, `--json` one JSON object, to
+stdout; what it runs on and its progress go to stderr.
 """
 
 import contextlib
@@ -21,6 +20,7 @@ import hashlib
 import json
 import os
 import sys
+from collections import namedtuple
 
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
@@ -45,22 +45,19 @@ SEED = 1337  # the noise the samples come from: same generator, same seed, same 
 N_SAMPLES = 10000  # generated images: the Parzen centres and the classifier's inputs
 
 # The paper's protocol (Goodfellow's parzen_ll.py): sigma from this grid, chosen by the
-# mean log-likelihood of the first 1,000 images of training indices 50,000-59,999.
+# mean log-likelihood of training images 50,000-50,999.
 SIGMAS = np.logspace(-1, 0, 10)
 VALIDATION = slice(50000, 51000)
 PARZEN_BATCH = 500  # test points per matrix product: 500 x 10,000 float64 is 40 MB
 
-# The real row: 10,000 training images take the samples' place. Test images against
-# themselves would give a trivial FID of 0; these are other digits by other writers.
-# The classifier learns the other 50,000, so that it scores digits it never saw, as
-# it does the samples.
+# The real row: 10,000 training images in the samples' place (test images against
+# themselves would give a trivial FID of 0). The classifier learns the other 50,000,
+# so that it scores digits it never saw, as it does the samples.
 REAL_SAMPLES = slice(0, 10000)
 CLASSIFIER_IMAGES = slice(10000, None)
 
-# The digit classifier: trained once, seeded, must reach 99% test accuracy. The cache
-# is named for its 50,000 images: one from before, trained on all 60,000 (the real
-# row's among them), is not reused.
-CLASSIFIER_PATH = os.path.join(gan.MODEL_DIR, "mnist_classifier_50k.keras")
+# The digit classifier: trained once, seeded, must reach 99% on MNIST's test images;
+# cached in MODEL_DIR under a name drawn from the data, their classes and shape.
 CLASSIFIER_SEED = 2014
 CLASSIFIER_EPOCHS = 10  # 99.4% test accuracy
 CLASSIFIER_BATCH_SIZE = 128
@@ -69,6 +66,7 @@ FEATURES_LAYER = "features"  # the penultimate layer: what the Frechet distance 
 NUM_CLASSES = 10
 MIN_CLASSIFIER_SIZE = 10  # pixels a side: what its two convolutions and poolings need
 COVERAGE = 0.01  # a class counts as covered when it gets at least 1% of the samples
+FEW_IMAGES = 200  # fewer, and FID's 128 features or a class's 1% mean little
 PREDICT_BATCH = 500  # images per call of the generator or the classifier
 NEIGHBOUR_BATCH = 500  # queries per matrix product: 500 x 60,000 float32 is 120 MB
 
@@ -88,49 +86,53 @@ def log(message):
 
 
 # -----------------------------------------------------------------------------
-# Data: MNIST as uint8, images flattened to [0, 1] only where a figure needs them, and
-# the generator under test
+# Data as uint8, flattened to [0, 1] only where a figure needs it; the generator
 
 
-def run_settings(generator_path):
-    """(DATA, IMG_SHAPE) of the run that saved the generator, from the checkpoint
-    gan.py writes beside it; gan.py's constants where there is none."""
-    path = os.path.join(os.path.dirname(generator_path), "checkpoint.npz")
-    saved = (
-        safekeeping.read_checkpoint(path)["settings"] if os.path.isfile(path) else {}
-    )
-    return saved.get("DATA", gan.DATA), tuple(saved.get("IMG_SHAPE", gan.IMG_SHAPE))
-
-
-def load_data(data, shape, path="", source=""):
-    """inputs.read_data's training and test images, with labels where the data have
-    them; a folder's training images in a fixed shuffled order (seed 0). Keras's
-    datasets must hold all 60,000: the Parzen protocol picks sigma on training
-    images 50,000-50,999."""
+def load_data(data, shape, path=""):
+    """inputs.read_data's splits, with labels where the data have them; a folder's
+    training images in a fixed shuffled order (seed 0)."""
     arrays = inputs.read_data(data, shape, path, ("train", "test"), True)
     n_train = len(arrays["x_train"])
-    if data not in inputs.KERAS_DATASETS:  # sorted by class: held_out's slices need
-        order = np.random.default_rng(0).permutation(n_train)  # a mix of them all
-        arrays.update(
-            {k: arrays[k][order] for k in ("x_train", "y_train") if k in arrays}
-        )
+    if data not in inputs.KERAS_DATASETS:  # sorted by class: training_parts' slices
+        order = np.random.default_rng(0).permutation(n_train)  # need a mix of all
+        arrays.update({k: arrays[k][order] for k in arrays if k.endswith("train")})
     if data in inputs.KERAS_DATASETS and n_train < VALIDATION.stop:
         where = inputs.shown(path) if path else f"keras.datasets.{data}"
         raise InputError(
             f"{data} file {where} has {n_train} training images; the Parzen protocol "
-            f"needs all 60,000 (it picks sigma on indices 50,000-50,999), so fix "
-            f"{source}"
+            "needs all 60,000 (it picks sigma on indices 50,000-50,999), so fix "
+            f"{inputs.with_flag(inputs.KERAS_DATASETS[data])}"
         )
     return arrays
 
 
-def held_out(n):
-    """(the real row, the classifier's images, sigma's validation images) among n
-    training images: MNIST's slices for 60,000, the same shares of fewer."""
+# Which figures the data allow: the test images' (Parzen, FID, memorization), the
+# classifier's (labels, on images big enough for it); a line for each kind left out.
+Available = namedtuple("Available", "test classifier left_out")
+
+
+def available(arrays):
+    test, labels = "x_test" in arrays, "classes" in arrays
+    big_enough = min(arrays["x_train"].shape[1:3]) >= MIN_CLASSIFIER_SIZE
+    lines = [] if test else ["no test images: Parzen, FID and memorization left out"]
+    if not (labels and big_enough):
+        why = "images too small for it" if labels else "no labels"
+        lines.append(f"{why}: the classifier's figures (score, FID, classes) left out")
+    return Available(test, labels and big_enough, lines)
+
+
+# The training images' slices: the real row's, the classifier's, sigma's validation.
+TrainingParts = namedtuple("TrainingParts", "real classifier validation")
+
+
+def training_parts(n):
+    """MNIST's slices for n = 60,000 training images, the same shares of fewer."""
     if n >= VALIDATION.stop:
-        return REAL_SAMPLES, CLASSIFIER_IMAGES, VALIDATION
+        return TrainingParts(REAL_SAMPLES, CLASSIFIER_IMAGES, VALIDATION)
     sixth = n // 6
-    return slice(0, sixth), slice(sixth, None), slice(5 * sixth, 5 * sixth + 1000)
+    validation = slice(5 * sixth, 5 * sixth + 1000)
+    return TrainingParts(slice(0, sixth), slice(sixth, None), validation)
 
 
 def to_unit_interval(images, dtype="float64"):
@@ -144,8 +146,7 @@ def slice_name(part):
 
 
 def load_model(path, refusal, fix, check=lambda model: None):
-    """The Keras model at path, if check(model) raises nothing; else one sentence: the
-    refusal, the kind of error, the fix."""
+    """The Keras model at path, if check(model) raises nothing; else one sentence."""
     try:
         model = keras.saving.load_model(path, compile=False)
         check(model)
@@ -174,16 +175,15 @@ def load_generator(path, shape=gan.IMG_SHAPE):
 
 
 def latent_points(n, seed):
-    """n latent points z ~ N(0, 1), float32, from their own seeded NumPy Generator:
-    they depend on the seed alone, not on what else ran before in this process."""
+    """n latent points z ~ N(0, 1), float32, that depend on the seed alone."""
     noise = np.random.default_rng(seed).standard_normal((n, gan.LATENT_DIM))
     return noise.astype("float32")
 
 
 def images_from_noise(generator, noise):
     """The generator's images of these latent points as rows of pixels in [0, 1],
-    float64, PREDICT_BATCH at a time in inference mode (BatchNorm's moving statistics):
-    a plain call, as predict() spends a second tracing a function."""
+    float64, in inference mode (BatchNorm's moving statistics). A plain call, as
+    predict() spends a second tracing a function."""
     starts = range(0, len(noise), PREDICT_BATCH)
     images = [generator(noise[i : i + PREDICT_BATCH], training=False) for i in starts]
     images = np.concatenate([keras.ops.convert_to_numpy(x) for x in images])
@@ -270,19 +270,16 @@ def train_classifier(x_train, y_train, num_classes=NUM_CLASSES):
 
 
 def classifier_path(data, shape, arrays):
-    """Where the classifier of these data is cached: MNIST's under its old name, any
-    other's under a name that changes with the data, their classes and shape."""
-    if (data, shape) == ("mnist", (28, 28, 1)):
-        return CLASSIFIER_PATH
+    """The classifier's cache: its name changes with the data, their classes, shape."""
     key = repr((data, shape, len(arrays["x_train"]), arrays["classes"]))
     name = f"classifier_{hashlib.sha1(key.encode()).hexdigest()[:10]}.keras"
     return os.path.join(gan.MODEL_DIR, name)
 
 
-def load_or_train_classifier(data, path=CLASSIFIER_PATH):
-    """The cached classifier at path; trained on the classifier's share of the
-    training images (held_out) and saved there, first if missing."""
-    num_classes = len(data.get("classes", range(NUM_CLASSES)))
+def load_or_train_classifier(data, path):
+    """The cached classifier at path; first trained on the classifier's share of the
+    training images (training_parts) and saved there, if missing."""
+    num_classes = len(data["classes"])
 
     def check(model):
         model.get_layer(FEATURES_LAYER)  # a ValueError where it has none
@@ -291,12 +288,11 @@ def load_or_train_classifier(data, path=CLASSIFIER_PATH):
 
     if os.path.exists(path):
         bad = f"cached classifier {inputs.shown(path)} is not this script's classifier"
-        fix = "delete it and run again to retrain it"
-        return load_model(path, bad, fix, check)
+        return load_model(path, bad, "delete it and run again to retrain it", check)
     # Before the minutes of training, not after: the cache's folder must take it.
     inputs.make_output_dirs([os.path.dirname(path) or "."])
     x_train, y_train = data["x_train"], data["y_train"]
-    part = held_out(len(x_train))[1]
+    part = training_parts(len(x_train)).classifier
     classifier = train_classifier(x_train[part], y_train[part], num_classes)
     # Written beside and renamed into place: an interrupted save never leaves a
     # half-written file that the next run would take for the cache.
@@ -309,9 +305,10 @@ def load_or_train_classifier(data, path=CLASSIFIER_PATH):
 def classifier_outputs(classifier, images):
     """(penultimate features, class probabilities) for rows of pixels in [0, 1]."""
     features = classifier.get_layer(FEATURES_LAYER).output
-    both = keras.Model(classifier.inputs, [features, classifier.output])
     images = np.asarray(images, "float32").reshape(-1, *classifier.input_shape[1:])
-    outputs = both.predict(images, batch_size=PREDICT_BATCH, verbose=0)
+    outputs = keras.Model(classifier.inputs, [features, classifier.output]).predict(
+        images, batch_size=PREDICT_BATCH, verbose=0
+    )
     return tuple(np.asarray(x, "float64") for x in outputs)
 
 
@@ -347,7 +344,7 @@ def trace_sqrt_product(cov_a, cov_b):
 
 
 def class_balance(probabilities):
-    """Of the histogram of the images' most probable classes: how many digits get at
+    """Of the histogram of the images' most probable classes: how many classes get at
     least COVERAGE of the images (10: no missing mode), and its KL divergence from
     uniform in nats (0 when balanced, log(10) = 2.30 for one digit)."""
     predicted, n_classes = np.argmax(probabilities, axis=1), probabilities.shape[1]
@@ -361,15 +358,11 @@ def class_balance(probabilities):
 
 
 def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
-    """(index, L2 distance) of each query's nearest reference.
-
-    Rows are flattened and taken as float32. The search is the argmin of a float32
-    matrix product, |b|^2 - 2ab (|a|^2 is the same for all of a query's references),
-    batch_size queries at a time; the winner's distance is then measured again as
-    |a - b| in float64, exactly (0 for a query that finds itself). Round-off moves
-    each float32 score by about 1e-4 on MNIST (0.07 at most), so the reference taken
-    is the nearest, or one whose squared distance is larger by twice that at most.
-    """
+    """(index, L2 distance) of each query's nearest reference, rows taken as float32.
+    The search is the argmin of |b|^2 - 2ab (|a|^2 is the same for all of a query's
+    references) in float32, batch_size queries at a time; the winner's distance is
+    then measured again in float64, exactly (0 for a query that finds itself).
+    Round-off moves a float32 score by about 1e-4 on MNIST (0.07 at most)."""
     queries = np.asarray(queries, dtype="float32").reshape(len(queries), -1)
     references = np.asarray(references, dtype="float32").reshape(len(references), -1)
     references_sq = np.einsum("ij,ij->i", references, references)
@@ -384,150 +377,134 @@ def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
 
 def memorization(samples, train, test):
     """The median L2 distance from each sample to its nearest training image, the same
-    for the test images, and their ratio; all rows of pixels in [0, 1]. A ratio near
-    or above 1: the samples are no closer to the training set than unseen real digits
-    are. Well below 1: the generator copies training images."""
+    for the test images, and their ratio (near or above 1: no closer than unseen real
+    images; well below 1: copies); all rows of pixels in [0, 1]."""
     distances = (nearest_neighbours(x, train)[1] for x in (samples, test))
     ours, unseen = (float(np.median(d)) for d in distances)
     return {"samples": ours, "test_images": unseen, "ratio": ours / unseen}
 
 
 # -----------------------------------------------------------------------------
-# One row of figures, and the whole evaluation
-
-
-def score(samples, validation, test, classifier, test_features):
-    """The figures for one set of samples (rows of pixels in [0, 1]) that the data
-    allow: Parzen's with test images, the classifier's with a classifier, FID with
-    both."""
-    figures = {} if test is None else parzen_score(samples, validation, test)
-    if classifier is not None:
-        features, probabilities = classifier_outputs(classifier, samples)
-        figures["classifier_score"] = classifier_score(probabilities)
-        if test is not None:
-            figures["fid"] = frechet_distance(features, test_features)
-        figures.update(class_balance(probabilities))
-    return figures
+# The whole evaluation, and its Markdown tables, ready for the README
 
 
 def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
-    """Every figure that the data allow for the generator's N_SAMPLES samples (noise
-    seed `seed`), and for the real row, training images (held_out) in their place;
-    sigma is picked on other training images (held_out). Without test images or
-    labels (classifier None) the figures that need them are left out, and said so."""
-    x_train, x_test = data["x_train"], data.get("x_test")
-    real_part, classifier_part, validation = held_out(len(x_train))
-    real = to_unit_interval(x_train[real_part])
-    test = test_features = accuracy = None
-    left_out = []
-    if x_test is None:
-        left_out.append("no test images: Parzen, FID and memorization left out")
-    else:
-        test = to_unit_interval(x_test)
-    if classifier is None:
-        why = "no labels" if "classes" not in data else "images too small for it"
-        left_out.append(
-            f"{why}: the classifier's figures (score, FID, classes) left out"
-        )
-    else:  # its accuracy on images it never saw: the test images, else the real row
-        seen, labels = (
-            (real, data["y_train"][real_part])
-            if test is None
-            else (test, data["y_test"])
-        )
-        features, probabilities = classifier_outputs(classifier, seen)
-        test_features = None if test is None else features
+    """Every figure the data allow (available) for N_SAMPLES samples of noise seed
+    `seed` and for the real row; classifier: None where the data allow none."""
+    x_train, can = data["x_train"], available(data)
+    parts = training_parts(len(x_train))
+    real, validation = (to_unit_interval(x_train[p]) for p in parts[::2])
+    test = to_unit_interval(data["x_test"]) if can.test else None
+    accuracy = None
+    if classifier is not None:  # its accuracy on images it never saw
+        seen, labels = test, data.get("y_test")
+        if not can.test:
+            seen, labels = real, data["y_train"][parts.real]
+        test_features, probabilities = classifier_outputs(classifier, seen)
         accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
         log(f"Classifier test accuracy: {accuracy:.2%}.")
         if name == "mnist" and accuracy < MIN_TEST_ACCURACY:
             log(
                 f"WARNING: THE CLASSIFIER IS BELOW {MIN_TEST_ACCURACY:.0%} TEST "
-                f"ACCURACY: its figures are not trustworthy. Delete {CLASSIFIER_PATH}, "
-                "raise CLASSIFIER_EPOCHS and run again."
+                f"ACCURACY: its figures are not trustworthy. Delete its cache in "
+                f"{gan.MODEL_DIR}/, raise CLASSIFIER_EPOCHS and run again."
             )
-    against = (to_unit_interval(x_train[validation]), test, classifier, test_features)
+
+    def row(images):
+        figures = parzen_score(images, validation, test) if can.test else {}
+        if classifier is not None:
+            features, probabilities = classifier_outputs(classifier, images)
+            figures["classifier_score"] = classifier_score(probabilities)
+            if can.test:
+                figures["fid"] = frechet_distance(features, test_features)
+            figures.update(class_balance(probabilities))
+        return figures
+
     log(f"Scoring {N_SAMPLES:,} generated samples (noise seed {seed}).")
     samples = images_from_noise(generator, latent_points(N_SAMPLES, seed))
-    figures = score(samples, *against)
-    real_name = slice_name(real_part)
+    figures, real_name = row(samples), slice_name(parts.real)
     log(f"Scoring the real row: {real_name} in the samples' place.")
-    figures["real"] = {"images": real_name, **score(real, *against)}
-    if test is not None:
-        n_train = len(x_train)
+    figures["real"] = {"images": real_name, **row(real)}
+    n_train, n_test = len(x_train), len(test) if can.test else 0
+    if can.test:
         log(f"Measuring the distance to the nearest of {n_train:,} training images.")
         train = to_unit_interval(x_train, "float32")
         figures["memorization"] = memorization(samples, train, test)
-    n_test = 0 if test is None else len(test)
-    figures.update(seed=seed, n_samples=N_SAMPLES, n_test=n_test, n_train=len(x_train))
-    figures.update(classifier_images=slice_name(classifier_part))
+    figures.update(seed=seed, n_samples=N_SAMPLES, n_test=n_test, n_train=n_train)
+    figures.update(classifier_images=slice_name(parts.classifier))
     figures.update(classifier_test_accuracy=accuracy)
     if name == "mnist":
         figures["paper_table_1"] = dict(PAPER_TABLE_1)
-    return {**figures, "data": name, "left_out": left_out}
+    rows = {"generator's row": N_SAMPLES, "real row": len(real), "test set": n_test}
+    caveats = [
+        f"{n:,} images in the {what}: too few (under {FEW_IMAGES}) to mean much"
+        for what, n in rows.items()
+        if 0 < n < FEW_IMAGES
+    ]
+    return {**figures, "data": name, "left_out": can.left_out, "caveats": caveats}
 
 
-# -----------------------------------------------------------------------------
-# Output: Markdown tables, ready for the README
+def title_of(data):
+    return TITLES.get(data) or os.path.basename(os.path.normpath(data))
+
+
+def markdown_row(*cells):
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
 
 
 def format_table(figures, generator_path):
-    def cell(f, key, form):
-        return format(f[key], form) if key in f else ""
-
-    def row(name, f):
-        parzen = (
-            f"{f['parzen_ll']:.1f} +- {f['parzen_se']:.1f}" if "parzen_ll" in f else ""
-        )
-        cells = [("parzen_sigma", ".3f"), ("classifier_score", ".2f"), ("fid", ".2f")]
-        cells += [("classes_covered", "d"), ("kl_uniform", ".3f")]
-        return f"| {name} | {parzen} | " + " | ".join(cell(f, *c) for c in cells) + " |"
-
-    data = figures.get("data", "mnist")
-    title = TITLES.get(data) or os.path.basename(data)
+    data, title, n_test = figures["data"], title_of(figures["data"]), figures["n_test"]
     real_name, accuracy = figures["real"]["images"], figures["classifier_test_accuracy"]
-    learned = f" (it learned {figures['classifier_images']})"
-    seen = "" if accuracy is None else f", which the classifier never saw{learned}"
     intro = (
         f"Samples: {figures['n_samples']:,} from {generator_path} (noise seed "
         f"{figures['seed']}). Real row: the training images {real_name}"
-        f"{'' if data in TITLES else ' (shuffled, seed 0)'} in their place{seen}."
+        f"{'' if data in TITLES else ' (shuffled, seed 0)'} in their place"
     )
-    if figures["n_test"]:
-        intro += (
-            f" Both are scored against the {figures['n_test']:,} {title} test images"
+    if accuracy is not None:
+        learned = figures["classifier_images"]
+        intro += f", which the classifier never saw (it learned {learned})"
+    if n_test:
+        intro += f". Both are scored against the {n_test:,} {title} test images"
+    if accuracy is not None:
+        intro += "; the classifier's test" if n_test else ". The classifier's"
+        intro += f" accuracy{'' if n_test else ' on the real row'} is {accuracy:.2%}"
+
+    def figures_row(name, f):
+        parzen = (
+            f"{f['parzen_ll']:.1f} +- {f['parzen_se']:.1f}" if "parzen_ll" in f else ""
         )
-        if accuracy is not None:
-            intro += f"; the classifier's test accuracy is {100 * accuracy:.2f}%"
-        intro += "."
-    elif accuracy is not None:
-        intro += f" The classifier's accuracy on the real row is {100 * accuracy:.2f}%."
+        columns = {"parzen_sigma": ".3f", "classifier_score": ".2f", "fid": ".2f"}
+        columns.update(classes_covered="d", kl_uniform=".3f")
+        cells = (format(f[k], form) if k in f else "" for k, form in columns.items())
+        return markdown_row(name, parzen, *cells)
+
     lines = [
-        intro,
+        intro + ".",
         "",
         "| Model | Parzen log-likelihood | sigma | Classifier score | FID "
         "| Classes covered | KL from uniform |",
         "|---|---|---|---|---|---|---|",
-        row("This generator", figures),
-        row(f"Real {title} ({real_name})", figures["real"]),
+        figures_row("This generator", figures),
+        figures_row(f"Real {title} ({real_name})", figures["real"]),
     ]
     for name, (ll, se) in figures.get("paper_table_1", {}).items():
-        lines.append(f"| {name} (Goodfellow et al. 2014) | {ll} +- {se} | | | | | |")
-    lines += figures.get("left_out", [])
-    copying = figures.get("memorization")
-    if copying is None:
-        return "\n".join(lines)
-    unseen = "digits" if data == "mnist" else "images"
-    lines += [
-        "",
-        "Memorization: the median L2 distance (pixels in [0, 1]) from each image to "
-        f"its nearest of the {figures['n_train']:,} training images; a ratio near or "
-        f"above 1 means no closer than unseen {unseen}, well below 1 means copying.",
-        "",
-        "| Memorization | samples | test images | ratio |",
-        "|---|---|---|---|",
-        f"| This generator | {copying['samples']:.3f} | {copying['test_images']:.3f} "
-        f"| {copying['ratio']:.3f} |",
-    ]
+        paper = f"{name} (Goodfellow et al. 2014)"
+        lines.append(markdown_row(paper, f"{ll} +- {se}", *[""] * 5))
+    lines += figures["left_out"] + figures["caveats"]
+    if "memorization" in figures:
+        unseen = "digits" if data == "mnist" else "images"
+        distances = (f"{d:.3f}" for d in figures["memorization"].values())
+        lines += [
+            "",
+            "Memorization: the median L2 distance (pixels in [0, 1]) from each image "
+            f"to its nearest of the {figures['n_train']:,} training images; a ratio "
+            f"near or above 1 means no closer than unseen {unseen}, well below 1 means "
+            "copying.",
+            "",
+            "| Memorization | samples | test images | ratio |",
+            "|---|---|---|---|",
+            markdown_row("This generator", *distances),
+        ]
     return "\n".join(lines)
 
 
@@ -536,39 +513,49 @@ def format_table(figures, generator_path):
 
 
 def add_generator_arguments(parser):
-    """GENERATOR, --seed, --data and the datasets' paths: evaluate.py's and
-    sample.py's arguments."""
-    add, seed = parser.add_argument, inputs.flag_type("SEED")
+    """GENERATOR, --seed, --data, the datasets' paths: evaluate.py's and sample.py's."""
+    add = parser.add_argument
     add("generator", nargs="?", default=GENERATOR_PATH, help="default %(default)s")
-    add("--seed", type=seed, default=SEED, help="noise seed (default %(default)s)")
+    add("--seed", type=int, default=SEED, help="noise seed (default %(default)s)")
     add("--data", help="the run's DATA (default: its checkpoint's, else gan.py's)")
-    inputs.add_dataset_paths(parser)
+    for constant in inputs.KERAS_DATASETS.values():  # --mnist-path: MNIST_PATH
+        add(inputs.flag(constant), default=getattr(gan, constant), help=constant)
 
 
 def run_data(args):
-    """(DATA, IMG_SHAPE, path, source) of the generator's run; --data overrides."""
-    data, shape = run_settings(args.generator)
-    data = args.data or data
+    """(DATA, IMG_SHAPE, the dataset's .npz) of the generator's run, from the
+    checkpoint gan.py writes beside it, else gan.py's constants; --data overrides."""
+    inputs.check_whole_number("--seed", args.seed, *inputs.RANGES["SEED"])
+    checkpoint = os.path.join(os.path.dirname(args.generator), "checkpoint.npz")
+    saved = {}
+    if os.path.isfile(checkpoint):
+        saved = safekeeping.read_checkpoint(checkpoint)["settings"]
+    data = args.data or saved.get("DATA", gan.DATA)
     inputs.check_data(data)
-    return (data, shape, *inputs.dataset_path(args, data, vars(gan)))
-
-
-def parse_args(argv=None):
-    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    add_generator_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    return parser.parse_args(argv)
+    shape = tuple(saved.get("IMG_SHAPE", gan.IMG_SHAPE))
+    return data, shape, vars(args).get(inputs.KERAS_DATASETS.get(data, "").lower(), "")
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
+    add_generator_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
     # The cheap checks first: a wrong path fails in a second, not after training.
-    data, shape, path, source = run_data(args)
+    data, shape, path = run_data(args)
     generator = load_generator(args.generator, shape)
-    arrays = load_data(data, shape, path, source)
+    arrays = load_data(data, shape, path)
+    can = available(arrays)
+    if not (can.test or can.classifier):
+        print(
+            "Nothing to measure: every figure needs test images (a test/ folder) or "
+            f"labels (class subfolders, images at least {MIN_CLASSIFIER_SIZE} pixels a "
+            f"side), and {title_of(data)} has neither."
+        )
+        return
     log(inputs.platform_line())  # "is my GPU used?", as gan.py says it
     classifier = None
-    if "classes" in arrays and min(shape[:2]) >= MIN_CLASSIFIER_SIZE:
+    if can.classifier:
         cache = classifier_path(data, shape, arrays)
         classifier = load_or_train_classifier(arrays, cache)
     figures = evaluate(generator, classifier, arrays, args.seed, data)

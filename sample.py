@@ -5,8 +5,8 @@
 - interpolation.png (Figure 3): each row a linear walk in z, in equal steps, from one
   random latent point to another, both ends included;
 - nearest.png (Figure 2): samples, each beside its nearest training image (L2 in
-  [0, 1] pixel space, over all 60,000), framed in red. A generator that memorized its
-  training set shows the same digit twice.
+  [0, 1] pixel space, over the training images), framed in red, their distance below.
+  A generator that memorized its training set shows the same picture twice.
 The same generator and --seed give the same pictures. What it runs on (Keras, backend,
 device) goes to stderr, the pictures' paths to stdout.
 """
@@ -91,8 +91,8 @@ def framed(image, colour, width=GAP):
     return out
 
 
-def show(canvas, title, path):
-    """The canvas at SCALE screen pixels per pixel, titled, written to path."""
+def show(canvas, title):
+    """A figure of the canvas at SCALE screen pixels per pixel, titled, and its axes."""
     height, width = canvas.shape[:2]
     title_px = 40
     fig = Figure(
@@ -105,13 +105,12 @@ def show(canvas, title, path):
     return fig, ax
 
 
-def samples_figure(samples, shape, n, seed, path):
+def samples_figure(samples, shape, n, seed):
     canvas = mosaic(rgb(as_images(samples, shape)), cols=n)
-    title = f"{n * n} samples (noise seed {seed})"
-    safekeeping.save_figure(show(canvas, title, path)[0], path)
+    return show(canvas, f"{n * n} samples (noise seed {seed})")[0]
 
 
-def interpolation_figure(images, shape, seed, path):
+def interpolation_figure(images, shape, seed):
     """images: (WALKS, WALK_STEPS, pixels), one walk a row."""
     rows, steps = images.shape[:2]
     tiles = rgb(as_images(images.reshape(rows * steps, -1), shape))
@@ -120,10 +119,10 @@ def interpolation_figure(images, shape, seed, path):
         f"Linear walks in z: each row {steps} images in equal steps from one random "
         f"point to another (seed {seed})"
     )
-    safekeeping.save_figure(show(canvas, title, path)[0], path)
+    return show(canvas, title)[0]
 
 
-def nearest_figure(samples, neighbours, distances, seed, path):
+def nearest_figure(samples, neighbours, distances, seed):
     """Each sample beside its nearest training image (red frame), the L2 distance
     between them below the training image; both (n, *IMG_SHAPE)."""
     white = (1.0, 1.0, 1.0)
@@ -134,17 +133,19 @@ def nearest_figure(samples, neighbours, distances, seed, path):
         )
     ]
     canvas = mosaic(pairs, cols=NEAREST_PAIRS, gap=PAIR_GAP)
+    # A gap's worth of white below the last row too: its distances go there.
+    canvas = np.concatenate([canvas, np.ones((PAIR_GAP, *canvas.shape[1:]))])
     title = (
         "Samples, each beside its nearest training image (red) and their L2 "
         f"distance (seed {seed})"
     )
-    fig, ax = show(canvas, title, path)
+    fig, ax = show(canvas, title)
     h, w = pairs[0].shape[:2]
     for i, distance in enumerate(distances):
         r, c = divmod(i, NEAREST_PAIRS)
         x, y = c * (w + PAIR_GAP) + 0.75 * w, r * (h + PAIR_GAP) + h + 0.5
         ax.text(x, y, f"{distance:.2f}", fontsize=7, ha="center", va="top")
-    safekeeping.save_figure(fig, path)
+    return fig
 
 
 # -----------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def parse_args(argv=None):
     evaluate.add_generator_arguments(parser)  # GENERATOR, --seed, --mnist-path
     parser.add_argument(
         "--n",
-        type=inputs.flag_type("GRID_ROWS"),  # 1..100, as gan.py's grids
+        type=int,
         default=GRID_SIZE,
         help=f"samples.png is n x n samples (default {GRID_SIZE})",
     )
@@ -166,8 +167,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     # Cheap checks first: a bad folder or generator fails before MNIST is read.
+    inputs.check_whole_number("--n", args.n, *inputs.RANGES["GRID_ROWS"])
     inputs.make_output_dirs([OUTPUT_DIR])
-    data, shape, path, source = evaluate.run_data(args)
+    data, shape, path = evaluate.run_data(args)
     generator = evaluate.load_generator(args.generator, shape)
     x_train = inputs.read_data(data, shape, path)["x_train"]
     print(inputs.platform_line(), file=sys.stderr)  # "is my GPU used?", as gan.py
@@ -184,16 +186,18 @@ def draw_pictures(generator, x_train, n=GRID_SIZE, seed=SEED):
     noise = evaluate.latent_points(max(n * n, n_nearest), seed)
     samples = evaluate.images_from_noise(generator, noise)
     shape = x_train.shape[1:]
-    samples_figure(samples[: n * n], shape, n, seed, paths[0])
+    save = safekeeping.save_figure  # each as soon as it is drawn
+    save(samples_figure(samples[: n * n], shape, n, seed), paths[0])
 
     ends = evaluate.latent_points(2 * WALKS, [seed, WALK_STREAM])
     z = walks(ends[:WALKS], ends[WALKS:]).reshape(-1, gan.LATENT_DIM)
     walked = evaluate.images_from_noise(generator, z).reshape(WALKS, WALK_STEPS, -1)
-    interpolation_figure(walked, shape, seed, paths[1])
+    save(interpolation_figure(walked, shape, seed), paths[1])
 
     train = evaluate.to_unit_interval(x_train, "float32")
     indices, distances = evaluate.nearest_neighbours(samples[:n_nearest], train)
-    nearest_figure(samples[:n_nearest], x_train[indices], distances, seed, paths[2])
+    figure = nearest_figure(samples[:n_nearest], x_train[indices], distances, seed)
+    save(figure, paths[2])
     return paths
 
 

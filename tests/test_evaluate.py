@@ -1,40 +1,28 @@
-"""Tests for evaluate.py: the maths against known answers, the command line's errors.
-
-Small synthetic arrays only, no classifier training; the tests marked slow start a
-process or read real MNIST.
-"""
+"""Tests for evaluate.py: the maths against known answers, both scripts' refusals.
+Small synthetic arrays, no classifier training; the slow ones read real MNIST."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import keras
 from keras import layers
+from PIL import Image
 
 import evaluate
 import gan
 import inputs
+import sample
 from conftest import (
-    child_env,
     refusal,
     save_generator,
     save_model,
     stopped_with_ctrl_c,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 D = 784
-
-
-@pytest.fixture(autouse=True)
-def as_the_script(monkeypatch):
-    """Errors name the script from sys.argv[0], as `python evaluate.py` sets it."""
-    monkeypatch.setattr(sys, "argv", ["evaluate.py"])
 
 
 def parzen(x, centres, sigma, batch_size=evaluate.PARZEN_BATCH):
@@ -48,14 +36,29 @@ def log_norm(sigma, dim=D):
 
 def naive_parzen(x, centres, sigma):
     """The formula written out, one test point at a time."""
-    out = []
-    for point in x:
-        terms = -np.sum((point - centres) ** 2, axis=1) / (2 * sigma**2)
-        top = terms.max()
-        out.append(
-            top + np.log(np.mean(np.exp(terms - top))) - log_norm(sigma, x.shape[1])
-        )
-    return np.array(out)
+    terms = [-np.sum((p - centres) ** 2, axis=1) / (2 * sigma**2) for p in x]
+    means = [t.max() + np.log(np.mean(np.exp(t - t.max()))) for t in terms]
+    return np.array(means) - log_norm(sigma, x.shape[1])
+
+
+def toy_digits(n, seed):
+    """Toy "digits": ten blurry prototypes plus per-image noise, as uint8 images."""
+    rng = np.random.default_rng(seed)
+    prototypes = np.random.default_rng(0).random((10, 28, 28)) * 255
+    noise = rng.normal(0, 60, (n, 28, 28))
+    return np.clip(prototypes[rng.integers(0, 10, n)] + noise, 0, 255).astype("uint8")
+
+
+class ReplayGenerator:
+    """A stand-in generator whose "samples" are the given images, in tanh's range."""
+
+    def __init__(self, images):
+        self.images = images.reshape(-1, *gan.IMG_SHAPE).astype("float32") / 127.5 - 1
+
+    def __call__(self, noise, training=False):
+        assert not training  # inference mode: BatchNorm's moving statistics
+        batch, self.images = self.images[: len(noise)], self.images[len(noise) :]
+        return batch
 
 
 # -----------------------------------------------------------------------------
@@ -63,46 +66,27 @@ def naive_parzen(x, centres, sigma):
 
 
 @pytest.mark.parametrize("sigma", [0.1, 0.3, 1.0])
-def test_parzen_one_centre_at_the_point_itself(sigma):
+def test_parzen_known_answers(sigma):
+    # One centre at the point itself: exp(0) = 1, all that is left is the normaliser.
     x = np.random.default_rng(0).random((1, D))
-    ll = parzen(x, x.copy(), sigma)
-    # exp(0) = 1 for the only kernel: all that is left is the normaliser.
-    assert ll[0] == pytest.approx(-log_norm(sigma), abs=1e-9)
-
-
-def test_parzen_far_points_do_not_underflow():
-    centres = np.zeros((3, D))
-    x = np.full((2, D), 10.0)  # squared distance 78,400: exp(-3.9e6) is 0 in float64
-    ll = parzen(x, centres, 0.1)
-    expected = -D * 100.0 / (2 * 0.1**2) - log_norm(0.1)
-    assert np.all(np.isfinite(ll))
+    assert parzen(x, x.copy(), sigma)[0] == pytest.approx(-log_norm(sigma), abs=1e-9)
+    # Two centres at squared distances 0 and 2: the kernels mix by their mean.
+    ll = parzen(np.zeros((1, 2)), np.array([[0.0, 0.0], [1.0, 1.0]]), sigma)
+    expected = np.log((1 + np.exp(-1.0 / sigma**2)) / 2) - log_norm(sigma, dim=2)
+    assert ll[0] == pytest.approx(expected, abs=1e-12)
+    # Squared distance 78,400 from every centre: exp(-39,200) is 0 in float64.
+    ll = parzen(np.full((2, D), 10.0), np.zeros((3, D)), sigma)
+    expected = -D * 100.0 / (2 * sigma**2) - log_norm(sigma)
     np.testing.assert_allclose(ll, expected, rtol=1e-12)
 
 
-def test_parzen_mixes_kernels_by_their_mean():
-    # Two centres at squared distances 0 and 2 from x (sigma 1): log((1 + e^-1) / 2).
-    x = np.zeros((1, 2))
-    centres = np.array([[0.0, 0.0], [1.0, 1.0]])
-    ll = parzen(x, centres, 1.0)
-    expected = np.log((1 + np.exp(-1.0)) / 2) - log_norm(1.0, dim=2)
-    assert ll[0] == pytest.approx(expected, abs=1e-12)
-
-
 @pytest.mark.parametrize("batch_size", [1, 7, 1000])
-def test_parzen_batches_agree_with_the_formula(batch_size):
+def test_parzen_batches_and_sigmas_agree_with_the_formula(batch_size):
     rng = np.random.default_rng(1)
-    x, centres = rng.random((23, 50)), rng.random((40, 50))
-    ll = parzen(x, centres, 0.2, batch_size=batch_size)
-    np.testing.assert_allclose(ll, naive_parzen(x, centres, 0.2), rtol=1e-10)
-
-
-def test_parzen_several_sigmas_match_one_at_a_time():
-    rng = np.random.default_rng(2)
-    x, centres = rng.random((5, 30)), rng.random((8, 30))
-    sigmas = [0.1, 0.5]
-    both = evaluate.parzen_by_sigma(x, centres, sigmas)
-    assert both.shape == (2, 5)
-    for row, sigma in zip(both, sigmas):
+    x, centres, sigmas = rng.random((23, 50)), rng.random((40, 50)), [0.2, 0.5]
+    by_sigma = evaluate.parzen_by_sigma(x, centres, sigmas, batch_size)
+    assert by_sigma.shape == (2, 23)
+    for row, sigma in zip(by_sigma, sigmas):
         np.testing.assert_allclose(row, naive_parzen(x, centres, sigma), rtol=1e-10)
 
 
@@ -120,11 +104,7 @@ def test_sigma_is_the_grid_value_the_data_was_built_for(index):
 
 def test_parzen_score_reports_mean_and_standard_error():
     rng = np.random.default_rng(4)
-    centres, validation, test = (
-        rng.random((30, 20)),
-        rng.random((10, 20)),
-        rng.random((16, 20)),
-    )
+    centres, validation, test = (rng.random((n, 20)) for n in (30, 10, 16))
     figures = evaluate.parzen_score(centres, validation, test)
     ll = naive_parzen(test, centres, figures["parzen_sigma"])
     assert figures["parzen_sigma"] in evaluate.SIGMAS
@@ -136,70 +116,50 @@ def test_parzen_score_reports_mean_and_standard_error():
 # Classifier figures
 
 
-def test_classifier_score_is_one_for_identical_predictions():
-    probabilities = np.tile([0.7, 0.2, 0.1] + [0.0] * 7, (50, 1))
-    assert evaluate.classifier_score(probabilities) == pytest.approx(1.0)
+@pytest.mark.parametrize(
+    "probabilities, score",
+    [
+        (np.tile([0.7, 0.2, 0.1] + [0.0] * 7, (50, 1)), 1.0),  # the same prediction
+        (np.eye(10)[np.arange(100) % 10], 10.0),  # confident and balanced
+        (np.eye(10)[np.arange(90) % 9], 9.0),  # confident, but only nine digits
+    ],
+)
+def test_classifier_score(probabilities, score):
+    assert evaluate.classifier_score(probabilities) == pytest.approx(score)
 
 
-def test_classifier_score_is_ten_for_confident_balanced_predictions():
-    probabilities = np.eye(10)[np.arange(100) % 10]
-    assert evaluate.classifier_score(probabilities) == pytest.approx(10.0)
-
-
-def test_classifier_score_drops_when_a_class_is_missing():
-    probabilities = np.eye(10)[np.arange(90) % 9]  # confident, but only nine digits
-    assert evaluate.classifier_score(probabilities) == pytest.approx(9.0)
-
-
-def test_frechet_distance_of_a_set_to_itself_is_zero():
-    features = np.random.default_rng(5).normal(size=(500, 16)) @ np.diag(
-        np.arange(1, 17)
-    )
+def test_frechet_distance_and_its_trace_term():
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(500, 16)) @ np.diag(np.arange(1, 17))
     assert evaluate.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-8)
-
-
-def test_frechet_distance_sees_a_shifted_mean():
-    features = np.random.default_rng(6).normal(size=(200, 4))
-    shifted = features + np.array([3.0, 0.0, 4.0, 0.0])
+    shifted = features + np.array([3.0, 0.0, 4.0] + [0.0] * 13)
     assert evaluate.frechet_distance(features, shifted) == pytest.approx(25.0)
-
-
-def test_the_trace_term_with_covariances_that_do_not_commute():
-    # cov_b = cov_a^-1/2 M^2 cov_a^-1/2 makes tr sqrtm(cov_a cov_b) = tr M exactly.
-    rng = np.random.default_rng(7)
+    # Covariances that do not commute: cov_b = cov_a^-1/2 M^2 cov_a^-1/2 makes
+    # tr sqrtm(cov_a cov_b) = tr M exactly.
     a, m = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
     cov_a, m = a @ a.T + np.eye(5), m @ m.T + np.eye(5)
     w, v = np.linalg.eigh(cov_a)
-    inv_sqrt_a = (v / np.sqrt(w)) @ v.T
-    cov_b = inv_sqrt_a @ m @ m @ inv_sqrt_a
+    cov_b = (v / np.sqrt(w)) @ v.T @ m @ m @ (v / np.sqrt(w)) @ v.T
     assert not np.allclose(cov_a @ cov_b, cov_b @ cov_a)
-    expected = np.trace(m)
-    assert evaluate.trace_sqrt_product(cov_a, cov_b) == pytest.approx(expected, 1e-9)
-    assert evaluate.trace_sqrt_product(cov_b, cov_a) == pytest.approx(expected, 1e-9)
+    for pair in [(cov_a, cov_b), (cov_b, cov_a)]:
+        assert evaluate.trace_sqrt_product(*pair) == pytest.approx(np.trace(m), 1e-9)
 
 
-def test_balanced_classes_are_all_covered_and_uniform():
-    balance = evaluate.class_balance(np.eye(10)[np.arange(1000) % 10])
-    assert balance["classes_covered"] == 10
-    assert balance["kl_uniform"] == pytest.approx(0.0, abs=1e-12)
-
-
-def test_one_class_covers_one_and_is_log_ten_from_uniform():
-    # Confident or not, an image counts for its most probable class.
-    probabilities = np.full((300, 10), 0.05)
-    probabilities[:, 4] = 0.55
+@pytest.mark.parametrize(
+    "probabilities, covered, kl",
+    [
+        (np.eye(10)[np.arange(1000) % 10], 10, 0.0),
+        # Confident or not, an image counts for its most probable class.
+        (np.full((300, 10), 0.05) + 0.5 * np.eye(10)[4], 1, np.log(10)),
+        # Of 1,000: class 0 has 1.0%, class 1 0.9%, so class 0 and class 5 count.
+        (np.eye(10)[np.repeat([0, 1, 5], [10, 9, 981])], 2, None),
+    ],
+)
+def test_class_balance(probabilities, covered, kl):
     balance = evaluate.class_balance(probabilities)
-    assert balance["classes_covered"] == 1
-    assert balance["kl_uniform"] == pytest.approx(np.log(10))
-
-
-def test_a_class_needs_one_percent_to_count_as_covered():
-    counts = np.array([10, 9] + [0] * 8)  # of 1,000: 1.0% and 0.9%
-    labels = np.concatenate(
-        [np.full(c, k) for k, c in enumerate(counts)] + [np.full(981, 5)]
-    )
-    balance = evaluate.class_balance(np.eye(10)[labels])
-    assert balance["classes_covered"] == 2  # class 0 and class 5, not class 1
+    assert balance["classes_covered"] == covered
+    if kl is not None:
+        assert balance["kl_uniform"] == pytest.approx(kl, abs=1e-12)
 
 
 def test_classifier_outputs_are_its_features_layer_and_output_per_image():
@@ -208,26 +168,28 @@ def test_classifier_outputs_are_its_features_layer_and_output_per_image():
     keras.utils.set_random_seed(8)
     classifier = evaluate.build_classifier()
     images = np.random.default_rng(8).random((6, 28, 28, 1))
-    features, probabilities = evaluate.classifier_outputs(
-        classifier, images.reshape(6, D)
-    )
+    outputs = evaluate.classifier_outputs(classifier, images.reshape(6, D))
     layer = classifier.get_layer(evaluate.FEATURES_LAYER).output
     expected = keras.Model(classifier.input, [layer, classifier.output])(images)
-    np.testing.assert_allclose(features, expected[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(probabilities, expected[1], rtol=1e-5, atol=1e-7)
-    assert features.shape == (6, 128) and features.dtype == np.float64
+    for output, wanted in zip(outputs, expected):
+        np.testing.assert_allclose(output, wanted, rtol=1e-5, atol=1e-6)
+    assert outputs[0].shape == (6, 128) and outputs[0].dtype == np.float64
 
 
 # -----------------------------------------------------------------------------
 # Samples and the whole evaluation, small
 
 
-def test_latent_points_depend_on_the_seed_alone():
+def test_latent_points_depend_on_the_seed_alone_and_come_back_as_images():
     first = evaluate.latent_points(8, seed=11)
     np.random.seed(99)  # other users of NumPy's global generator must not matter
     np.testing.assert_array_equal(evaluate.latent_points(8, seed=11), first)
     assert not np.array_equal(evaluate.latent_points(8, seed=12), first)
     assert first.shape == (8, gan.LATENT_DIM) and first.dtype == np.float32
+    # In batches, in order, in [0, 1].
+    digits = toy_digits(2 * evaluate.PREDICT_BATCH + 7, seed=0)
+    images = evaluate.images_from_noise(ReplayGenerator(digits), np.zeros(len(digits)))
+    np.testing.assert_allclose(images, digits.reshape(len(digits), -1) / 255, atol=1e-6)
 
 
 def small_mnist(monkeypatch, seed):
@@ -236,70 +198,76 @@ def small_mnist(monkeypatch, seed):
     monkeypatch.setattr(evaluate, "N_SAMPLES", 40)
     monkeypatch.setattr(evaluate, "REAL_SAMPLES", slice(0, 40))
     monkeypatch.setattr(evaluate, "VALIDATION", slice(40, 60))
-    return {
-        "x_train": toy_digits(60, seed),
-        "x_test": toy_digits(40, seed + 1),
-        "y_test": np.arange(40) % 10,
-    }
+    mnist = {"x_train": toy_digits(60, seed), "x_test": toy_digits(40, seed + 1)}
+    return mnist | {"y_test": np.arange(40) % 10, "classes": list("0123456789")}
 
 
-def test_a_generator_that_replays_the_real_row_scores_as_the_real_row(monkeypatch):
+def test_generators_that_replay_the_real_row_or_the_test_images(monkeypatch):
     mnist = small_mnist(monkeypatch, seed=9)
     keras.utils.set_random_seed(0)
     classifier = evaluate.build_classifier()
-    real_row = mnist["x_train"][:40]
-    figures = evaluate.evaluate(ReplayGenerator(real_row), classifier, mnist)
+    figures = evaluate.evaluate(
+        ReplayGenerator(mnist["x_train"][:40]), classifier, mnist
+    )
     real = figures.pop("real")
     assert real.pop("images") == "x_train[:40]"
-    for name, value in real.items():
+    for name, value in real.items():  # the samples score as the real row
         assert figures[name] == pytest.approx(value, rel=1e-4), name
     assert figures["memorization"]["samples"] < 1e-5  # they are training images
     table = evaluate.format_table({**figures, "real": real | {"images": "R"}}, "g")
     assert f"| This generator | {real['parzen_ll']:.1f} +- " in table
     assert f"| Real MNIST (R) | {real['parzen_ll']:.1f} +- " in table
-    assert "| Adversarial nets (Goodfellow et al. 2014) | 225 +- 2 |" in table
+    assert "| Adversarial nets (Goodfellow et al. 2014) | 225 +- 2 | | | | | |" in table
     learned = evaluate.slice_name(evaluate.CLASSIFIER_IMAGES)
     assert figures["classifier_images"] == learned
     assert f"which the classifier never saw (it learned {learned})" in table
-
-
-def test_a_generator_that_replays_the_test_images_has_their_features(monkeypatch):
     # Samples that are the test images themselves: FID 0 against the test images,
     # as far from the training set as the test images (ratio 1); the real row is not.
-    mnist = small_mnist(monkeypatch, seed=10)
-    keras.utils.set_random_seed(0)
     generator = ReplayGenerator(mnist["x_test"])
-    figures = evaluate.evaluate(generator, evaluate.build_classifier(), mnist, seed=3)
+    figures = json.loads(json.dumps(evaluate.evaluate(generator, classifier, mnist, 3)))
     assert figures["fid"] == pytest.approx(0.0, abs=1e-6)
     assert figures["real"]["fid"] > 1e-3
     assert figures["memorization"]["ratio"] == pytest.approx(1.0, rel=1e-6)
-    parsed = json.loads(json.dumps(figures))
-    assert parsed["seed"] == 3 and parsed["n_samples"] == 40
-    assert parsed["n_train"] == 60 and parsed["n_test"] == 40
+    assert figures["seed"] == 3 and figures["n_samples"] == 40
+    assert figures["n_train"] == 60 and figures["n_test"] == 40
 
 
-@pytest.mark.parametrize(
-    "part, name",
-    [
-        (slice(0, 10000), "x_train[:10000]"),
-        (slice(None, 40), "x_train[:40]"),
-        (slice(10000, None), "x_train[10000:]"),
-        (slice(50000, 51000), "x_train[50000:51000]"),
-    ],
-)
-def test_an_image_sets_label_is_its_slice(part, name):
-    assert evaluate.slice_name(part) == name
-    images = np.arange(60000)
-    assert np.array_equal(eval(name, {"x_train": images}), images[part])
+def test_rows_on_too_few_images_say_so_and_missing_figures_are_named(monkeypatch):
+    mnist = small_mnist(monkeypatch, seed=11)
+    del mnist["x_test"], mnist["y_test"], mnist["classes"]  # no test split, no labels
+    figures = evaluate.evaluate(ReplayGenerator(mnist["x_train"]), None, mnist)
+    assert figures["left_out"] == [
+        "no test images: Parzen, FID and memorization left out",
+        "no labels: the classifier's figures (score, FID, classes) left out",
+    ]
+    assert figures["caveats"] == [
+        f"40 images in the {row}: too few (under {evaluate.FEW_IMAGES}) to mean much"
+        for row in ("generator's row", "real row")
+    ]
+    table = evaluate.format_table(figures, "g").splitlines()
+    assert table[-4:] == figures["left_out"] + figures["caveats"]
+    monkeypatch.setattr(evaluate, "FEW_IMAGES", 40)  # 40 are enough for 40
+    figures = evaluate.evaluate(ReplayGenerator(mnist["x_train"]), None, mnist)
+    assert figures["caveats"] == []
 
 
-def test_the_classifier_never_saw_the_real_rows_images(tmp_path, monkeypatch):
+def test_an_image_sets_label_is_its_slice():
+    images, parts = np.arange(60000), [slice(0, 10000), slice(None, 40)]
+    names = ["x_train[:10000]", "x_train[:40]", "x_train[10000:]", "x_train[5:51]"]
+    for part, name in zip(parts + [slice(10000, None), slice(5, 51)], names):
+        assert evaluate.slice_name(part) == name
+        assert np.array_equal(eval(name, {"x_train": images}), images[part])
+
+
+def test_the_classifier_never_saw_the_real_row_and_is_cached_whole(
+    tmp_path, monkeypatch
+):
     # Each training image carries its index in two pixels; the classifier is trained
     # as load_or_train_classifier trains it, only recording what it was given.
-    index = np.arange(60000)
-    x_train = np.zeros((60000, 28, 28), np.uint8)
+    index = np.arange(60003)
+    x_train = np.zeros((60003, 28, 28), np.uint8)
     x_train[:, 0, 0], x_train[:, 0, 1] = index % 256, index // 256
-    mnist = {"x_train": x_train, "y_train": index % 10}
+    mnist = {"x_train": x_train, "y_train": index % 10, "classes": list("0123456789")}
     given = []
 
     def train(images, labels, num_classes):
@@ -307,10 +275,23 @@ def test_the_classifier_never_saw_the_real_rows_images(tmp_path, monkeypatch):
         return evaluate.build_classifier()
 
     monkeypatch.setattr(evaluate, "train_classifier", train)
-    evaluate.load_or_train_classifier(mnist, path=str(tmp_path / "classifier.keras"))
-    learned = set(given[0].tolist())
+    path = tmp_path / "cache" / "classifier.keras"
+    evaluate.load_or_train_classifier(mnist, path=str(path))
     real_row = set(index[evaluate.REAL_SAMPLES].tolist())
-    assert real_row and learned == set(index.tolist()) - real_row  # all the others
+    assert real_row and set(given[0].tolist()) == set(index.tolist()) - real_row
+    assert os.listdir(path.parent) == ["classifier.keras"]  # no temporaries
+    again = evaluate.load_or_train_classifier(mnist, path=str(path))
+    assert len(given) == 1 and again.output_shape == (None, 10)  # reused
+
+
+def test_each_datas_classifier_is_cached_under_a_name_of_its_own():
+    mnist = {"x_train": np.zeros((60000, 28, 28, 1)), "classes": list("0123456789")}
+    other = [mnist | {"classes": ["a"]}, mnist | {"x_train": mnist["x_train"][1:]}]
+    keys = [("mnist", mnist), ("fashion_mnist", mnist)]
+    keys += [("mnist", other[0]), ("mnist", other[1])]  # MNIST's like any other's
+    paths = {evaluate.classifier_path(data, (28, 28, 1), a) for data, a in keys}
+    paths.add(evaluate.classifier_path("mnist", (32, 32, 1), mnist))
+    assert len(paths) == 5 and {os.path.dirname(p) for p in paths} == {gan.MODEL_DIR}
 
 
 # -----------------------------------------------------------------------------
@@ -325,92 +306,45 @@ def brute_force_nearest(queries, references):
     return np.argmin(found, axis=1), np.sqrt(np.min(found, axis=1))
 
 
-def test_a_training_image_finds_itself_at_distance_zero():
-    rng = np.random.default_rng(10)
-    train = evaluate.to_unit_interval(
-        rng.integers(0, 256, (300, 28, 28), dtype=np.uint8), "float32"
-    )
-    picks = [0, 17, 299]
-    # What the float32 search alone makes of a row and itself: |a|^2 + |b|^2 - 2ab is
-    # not 0, so only the float64 re-measure makes this test pass.
-    sq = np.einsum("ij,ij->i", train, train)
-    naive = sq[picks] + ((-2.0 * train[picks]) @ train.T + sq)[[0, 1, 2], picks]
-    assert np.any(naive != 0)
-    indices, distances = evaluate.nearest_neighbours(train[picks], train)
-    assert indices.tolist() == picks
-    assert distances.tolist() == [0.0, 0.0, 0.0]
-
-
 @pytest.mark.parametrize("batch_size", [1, 7, 500])
-def test_queries_agree_with_brute_force(batch_size):
+def test_queries_agree_with_brute_force_and_find_themselves(batch_size):
     references = evaluate.to_unit_interval(toy_digits(400, seed=11), "float32")
     queries = evaluate.to_unit_interval(toy_digits(25, seed=12))
-    indices, distances = evaluate.nearest_neighbours(
-        queries, references, batch_size=batch_size
-    )
+    found = evaluate.nearest_neighbours(queries, references, batch_size=batch_size)
     expected_indices, expected_distances = brute_force_nearest(queries, references)
-    np.testing.assert_array_equal(indices, expected_indices)
-    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
-    assert indices.dtype == np.int64 and distances.dtype == np.float64
-
-
-class ReplayGenerator:
-    """A stand-in generator whose "samples" are the given images, in tanh's range."""
-
-    def __init__(self, images):
-        self.images = images.reshape(-1, *gan.IMG_SHAPE).astype("float32") / 127.5 - 1
-        self.given = 0
-
-    def __call__(self, noise, training=False):
-        assert not training  # inference mode: BatchNorm's moving statistics
-        batch = self.images[self.given : self.given + len(noise)]
-        self.given += len(noise)
-        return batch
-
-
-def test_images_come_in_batches_in_order_in_unit_range():
-    digits = toy_digits(2 * evaluate.PREDICT_BATCH + 7, seed=0)
-    images = evaluate.images_from_noise(ReplayGenerator(digits), np.zeros(len(digits)))
-    assert images.shape == (len(digits), D)
-    np.testing.assert_allclose(images, digits.reshape(len(digits), -1) / 255, atol=1e-6)
-
-
-def toy_digits(n, seed):
-    """Toy "digits": ten blurry prototypes plus per-image noise, as uint8 images."""
-    rng = np.random.default_rng(seed)
-    prototypes = np.random.default_rng(0).random((10, 28, 28)) * 255
-    noise = rng.normal(0, 60, (n, 28, 28))
-    return np.clip(prototypes[rng.integers(0, 10, n)] + noise, 0, 255).astype("uint8")
-
-
-def test_a_generator_that_copies_training_images_scores_about_zero():
-    train, test = toy_digits(500, seed=1), toy_digits(300, seed=2)
-    samples = evaluate.images_from_noise(ReplayGenerator(train[100:300]), np.zeros(200))
-    figures = evaluate.memorization(
-        samples,
-        evaluate.to_unit_interval(train, "float32"),
-        evaluate.to_unit_interval(test),
+    np.testing.assert_array_equal(found[0], expected_indices)
+    np.testing.assert_allclose(found[1], expected_distances, rtol=1e-12)
+    assert found[0].dtype == np.int64 and found[1].dtype == np.float64
+    # What the float32 search alone makes of a row and itself: |a|^2 + |b|^2 - 2ab is
+    # not 0, so only the float64 re-measure finds a training image at distance 0.
+    picks = [0, 17, 399]
+    sq = np.einsum("ij,ij->i", references, references)
+    naive = (
+        sq[picks] + ((-2.0 * references[picks]) @ references.T + sq)[[0, 1, 2], picks]
     )
-    assert figures["samples"] < 1e-5
-    assert figures["test_images"] > 5
-    assert figures["ratio"] < 1e-6
+    assert np.any(naive != 0)
+    found = evaluate.nearest_neighbours(references[picks], references, batch_size)
+    assert found[0].tolist() == picks and found[1].tolist() == [0.0, 0.0, 0.0]
 
 
-def test_a_generator_that_returns_unseen_digits_scores_about_one():
+@pytest.mark.parametrize("copies", [True, False])
+def test_memorization_of_copies_is_about_zero_of_unseen_digits_about_one(copies):
     train, test = toy_digits(500, seed=1), toy_digits(300, seed=2)
-    samples = evaluate.images_from_noise(ReplayGenerator(test[:150]), np.zeros(150))
-    figures = evaluate.memorization(
-        samples,
-        evaluate.to_unit_interval(train, "float32"),
-        evaluate.to_unit_interval(test),
-    )
-    assert 0.9 < figures["ratio"] < 1.1
+    replayed = train[100:300] if copies else test[:150]
+    samples = evaluate.images_from_noise(ReplayGenerator(replayed), replayed)
+    train, test = evaluate.to_unit_interval(train, "float32"), test.reshape(300, -1)
+    figures = evaluate.memorization(samples, train, test / 255)
     assert figures["ratio"] == figures["samples"] / figures["test_images"]
+    if copies:
+        assert figures["samples"] < 1e-5 and figures["test_images"] > 5
+        assert figures["ratio"] < 1e-6
+    else:
+        assert 0.9 < figures["ratio"] < 1.1
 
 
 @pytest.mark.slow
 def test_real_mnist_neighbours_are_exact(mnist_path):
-    mnist = inputs.read_keras_dataset("mnist", mnist_path, ("train", "test"))
+    mnist = evaluate.load_data("mnist", (28, 28, 1), mnist_path)
     train = evaluate.to_unit_interval(mnist["x_train"], "float32")
     picks = [0, 1, 59999, 31337]
     indices, distances = evaluate.nearest_neighbours(train[picks], train)
@@ -427,73 +361,12 @@ def test_real_mnist_neighbours_are_exact(mnist_path):
 # Command line: bad input is one sentence and a non-zero exit, with nothing before it
 
 
-def error_of(argv, capsys):
-    return refusal(evaluate.main, argv, capsys, "evaluate.py")
-
-
-def test_missing_generator_file(tmp_path, capsys):
-    message = error_of([str(tmp_path / "nope.keras")], capsys)
-    assert "generator file" in message and "No such file or directory" in message
-
-
-def test_generator_file_that_is_not_a_model(tmp_path, capsys):
-    path = tmp_path / "generator.keras"
-    path.write_text("not a model")
-    assert "is damaged or not a Keras model" in error_of([str(path)], capsys)
-
-
-def test_generator_with_the_wrong_output_shape(tmp_path, capsys):
-    path = str(tmp_path / "generator.keras")
-    save_model(path, gan.LATENT_DIM, [layers.Dense(10)])
-    message = error_of([path], capsys)
-    assert "(None, 10)" in message and "(None, 28, 28, 1)" in message
-
-
-def test_generator_with_the_wrong_input_shape(tmp_path, capsys):
-    path = str(tmp_path / "generator.keras")
-    save_model(path, 50, [layers.Dense(784), layers.Reshape((28, 28, 1))])
-    message = error_of([path], capsys)
-    assert "(None, 50)" in message and f"(None, {gan.LATENT_DIM})" in message
-
-
-@pytest.mark.parametrize("damage", ["half a file", "another model"])
-def test_a_cached_classifier_that_is_not_this_ones_is_reported(tmp_path, damage):
-    path = tmp_path / "mnist_classifier.keras"
-    if damage == "half a file":
-        path.write_text("half a file")
-    else:  # a Keras model, but with no features layer and 3 classes
-        save_model(path, 784, [layers.Dense(3, activation="softmax")])
-    with pytest.raises(inputs.InputError, match="delete it and run again"):
-        evaluate.load_or_train_classifier({}, path=str(path))
-
-
-def test_the_classifier_is_cached_whole_and_then_reused(tmp_path, monkeypatch):
-    trained = []
-
-    def train_quickly(x_train, y_train, num_classes):
-        trained.append(len(x_train))
-        return evaluate.build_classifier()
-
-    monkeypatch.setattr(evaluate, "train_classifier", train_quickly)
-    path = tmp_path / "cache" / "mnist_classifier.keras"
-    mnist = {"x_train": np.zeros(60003), "y_train": np.zeros(60003)}
-    evaluate.load_or_train_classifier(mnist, path=str(path))
-    assert os.listdir(path.parent) == ["mnist_classifier.keras"]  # no temporaries
-    again = evaluate.load_or_train_classifier(mnist, path=str(path))
-    assert trained == [50003]  # x_train[10000:]
-    assert again.output_shape == (None, 10)
-
-
 def write_mnist(path, n_train, n_test=5):
-    rng = np.random.default_rng(14)
-    arrays = {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
-    }
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    rng, arrays = np.random.default_rng(14), {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        arrays[f"x_{split}"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        arrays[f"y_{split}"] = rng.integers(0, 10, n).astype(np.uint8)
+    np.savez(path, **arrays)
     return str(path)
 
 
@@ -505,75 +378,104 @@ def big_enough_mnist(tmp_path_factory):
     return write_mnist(path, n_train=evaluate.VALIDATION.stop)
 
 
-def test_mnist_is_read_with_labels_and_both_splits(big_enough_mnist):
-    mnist = evaluate.load_data("mnist", (28, 28, 1), big_enough_mnist)
-    assert mnist.keys() == {"x_train", "y_train", "x_test", "y_test", "classes"}
-    assert mnist["x_train"].shape[1:] == (28, 28, 1)
-    assert len(mnist["x_train"]) == 51000 and len(mnist["y_test"]) == 5
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    """Files for the refusals: a generator, models of other shapes, broken files."""
+    folder = tmp_path_factory.mktemp("bad")
+    generator = save_generator(folder / "generator.keras")
+    with open(generator, "rb") as f:  # cut short, as a killed download leaves it
+        (folder / "half.keras").write_bytes(f.read()[:5000])
+    (folder / "text.keras").write_text("not a model")
+    (folder / "mnist.npz").write_text("not a zip")
+    save_model(folder / "out.keras", gan.LATENT_DIM, [layers.Dense(10)])
+    reshape = layers.Reshape((28, 28, 1))
+    save_model(folder / "in.keras", 50, [layers.Dense(784), reshape])
+    write_mnist(folder / "small.npz", n_train=100)
+    return folder
 
 
-def test_too_few_training_images_for_the_parzen_protocol(tmp_path):
-    path = write_mnist(tmp_path / "mnist.npz", n_train=100)
-    with pytest.raises(inputs.InputError, match="100 training images.*--mnist-path"):
-        evaluate.load_data("mnist", (28, 28, 1), path, "--mnist-path")
+# Refused by both scripts: the generator is checked before the data.
+GOOD = "{bad}/generator.keras"
+BOTH = [
+    ("", [f"generator file {evaluate.GENERATOR_PATH!r}", "No such file", "gan.py"]),
+    ("{bad}/half.keras", ["is damaged or not a Keras model"]),
+    ("{bad}/text.keras", ["is damaged or not a Keras model"]),
+    ("{bad}/out.keras", ["to (None, 10)", "(None, 28, 28, 1) images"]),
+    ("{bad}/in.keras", ["maps (None, 50)", f"(None, {gan.LATENT_DIM})"]),
+    ("nope.keras --mnist-path {bad}/mnist.npz", ["generator file 'nope.keras'"]),
+    (GOOD + " --mnist-path {bad}/mnist.npz", ["MNIST file", "--mnist-path"]),
+    ("--seed -1", ["--seed: must be at least 0, got -1"]),
+    ("--seed 1.5", ["--seed: expected a whole number, got '1.5'"]),
+    ("--colour", ["unrecognized arguments: --colour"]),
+]
 
 
-def test_a_bad_mnist_file_is_one_sentence(tmp_path, capsys):
-    generator_path = save_generator(tmp_path / "generator.keras")
-    path = tmp_path / "mnist.npz"
-    path.write_text("not a zip")
-    message = error_of(
-        [str(tmp_path / "nope.keras"), "--mnist-path", str(path)], capsys
-    )
-    assert "generator file" in message  # the generator is checked first
-    message = error_of([generator_path, "--mnist-path", str(path)], capsys)
-    assert "MNIST file" in message and "--mnist-path" in message
+@pytest.mark.parametrize(
+    "script, argv, says",
+    [(script, *case) for script in (evaluate, sample) for case in BOTH]
+    + [
+        (evaluate, GOOD + " --mnist-path {bad}/small.npz", ["has 100 training images"]),
+        (sample, "--n 0", ["--n: must be at least 1, got 0"]),
+        (sample, "--n abc", ["--n: expected a whole number, got 'abc'"]),
+        (sample, "--n 101", ["--n: must be at most 100"]),
+        (sample, GOOD + " images", ["cannot write to output folder"]),
+    ],
+)
+def test_bad_input_is_one_sentence(
+    script, argv, says, bad, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    if argv.endswith(" images"):  # a file where sample.py's folder should be
+        (tmp_path / gan.IMAGES_DIR).write_text("not a folder")
+        argv = argv.removesuffix(" images")
+    name = f"{script.__name__}.py"
+    message = refusal(script.main, argv.format(bad=bad).split(), capsys, name)
+    assert all(words in message for words in says), message
+    assert "small.npz" not in argv or message.endswith("so fix --mnist-path")
+    if argv.startswith("--"):  # refused before anything was made
+        assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("flag", [["--seed", "-1"], ["--seed", "x"], ["--nope"]])
-def test_a_bad_flag_is_one_sentence(flag, capsys):
-    assert "\n" not in error_of(flag, capsys)
-
-
-class StopHere(Exception):
-    pass
+@pytest.mark.parametrize("damage", ["half a file", "another model"])
+def test_a_cached_classifier_that_is_not_this_ones_is_reported(tmp_path, damage):
+    path = tmp_path / "mnist_classifier.keras"
+    if damage == "half a file":
+        path.write_text("half a file")
+    else:  # a Keras model, but with no features layer and 3 classes
+        save_model(path, 784, [layers.Dense(3, activation="softmax")])
+    with pytest.raises(inputs.InputError, match="delete it and run again"):
+        evaluate.load_or_train_classifier({"classes": list("0123")}, path=str(path))
 
 
 def test_the_platform_line_comes_once_the_inputs_are_checked(
     tmp_path, monkeypatch, capsys, big_enough_mnist
 ):
-    def stop_here(*args):
-        raise StopHere
+    read = []
+
+    def stop_here(arrays, path):
+        read.append(arrays)
+        raise LookupError("stopped here")
 
     monkeypatch.setattr(evaluate, "load_or_train_classifier", stop_here)
     generator = save_generator(tmp_path / "generator.keras")
-    with pytest.raises(StopHere):
+    with pytest.raises(LookupError, match="stopped here"):
         evaluate.main([generator, "--mnist-path", big_enough_mnist])
     assert capsys.readouterr() == ("", inputs.platform_line() + "\n")
+    # MNIST was read with its labels and both splits.
+    assert read[0].keys() == {"x_train", "y_train", "x_test", "y_test", "classes"}
+    assert read[0]["x_train"].shape == (51000, 28, 28, 1)
 
 
-# -----------------------------------------------------------------------------
-# The script itself, in its own process
-
-
-@pytest.mark.slow
-def test_command_line_error_has_no_traceback(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(REPO, "evaluate.py"),
-            str(tmp_path / "nope.keras"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=child_env(),
-        timeout=120,
-    )
-    assert result.returncode != 0
-    assert "evaluate.py: error: generator file" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
+def test_a_folder_with_nothing_to_measure_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain").mkdir()  # pictures with neither labels nor a test split
+    for i, image in enumerate(toy_digits(12, seed=13)):
+        Image.fromarray(image).save(tmp_path / "plain" / f"{i}.png")
+    generator = save_generator(tmp_path / "generator.keras")
+    assert evaluate.main([generator, "--data", "plain"]) is None  # exit status 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Nothing to measure: ") and out.count("\n") == 1
+    assert "plain has neither" in out and "|" not in out and err == ""
 
 
 @pytest.mark.slow
@@ -587,8 +489,10 @@ def test_command_line_error_has_no_traceback(tmp_path):
 def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, cached, after):
     os.makedirs(tmp_path / gan.MODEL_DIR)
     save_generator(tmp_path / evaluate.GENERATOR_PATH)
+    mnist = evaluate.load_data("mnist", (28, 28, 1), mnist_path)
+    cache = tmp_path / evaluate.classifier_path("mnist", (28, 28, 1), mnist)
     if cached:  # untrained: its figures do not matter, only how far the run gets
-        evaluate.build_classifier().save(tmp_path / evaluate.CLASSIFIER_PATH)
+        evaluate.build_classifier().save(cache)
     status, out, err = stopped_with_ctrl_c(
         "evaluate.py", [], tmp_path, mnist_path, after
     )
@@ -596,4 +500,4 @@ def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, cached, after):
     assert err[-1] == "evaluate.py: stopped; its files are whole"
     assert any(line.startswith(f"Keras {keras.__version__}, ") for line in err)
     # An interrupted training leaves no cache behind, to be taken for a whole one.
-    assert os.path.exists(tmp_path / evaluate.CLASSIFIER_PATH) == cached
+    assert os.path.exists(cache) == cached

@@ -1,8 +1,5 @@
-"""Tests for sample.py: the walks, the pictures, one sentence for each bad input.
-
-A generator built but not trained and a few synthetic digits are enough for the
-quick tests; the one marked slow runs the script on real MNIST in its own process.
-"""
+"""Tests for sample.py: the walks and the pictures (its refusals: test_evaluate.py).
+An untrained generator and a few synthetic digits; the slow ones use real MNIST."""
 
 import os
 import subprocess
@@ -12,7 +9,6 @@ import time
 import keras
 import numpy as np
 import pytest
-from keras import layers
 from PIL import Image
 
 import evaluate
@@ -21,9 +17,7 @@ import inputs
 import sample
 from conftest import (
     child_env,
-    refusal,
     save_generator,
-    save_model,
     stopped_with_ctrl_c,
 )
 
@@ -37,12 +31,6 @@ def generator_path(tmp_path_factory):
     return save_generator(tmp_path_factory.mktemp("model") / "generator.keras")
 
 
-@pytest.fixture(autouse=True)
-def as_the_script(monkeypatch):
-    """Errors name the script from sys.argv[0], as `python sample.py` sets it."""
-    monkeypatch.setattr(sys, "argv", ["sample.py"])
-
-
 @pytest.fixture(scope="module")
 def mnist_file(tmp_path_factory):
     """A small mnist.npz: 120 random training digits."""
@@ -53,23 +41,20 @@ def mnist_file(tmp_path_factory):
     return str(path)
 
 
-def pixels(folder):
-    return [np.asarray(Image.open(os.path.join(folder, name))) for name in PICTURES]
-
-
 def run_sample(folder, monkeypatch, argv):
     """sample.main(argv) run in a new folder; the three pictures' pixels."""
     os.mkdir(folder)
     monkeypatch.chdir(folder)
     sample.main(argv)
-    return pixels(os.path.join(folder, gan.IMAGES_DIR))
+    pictures = [folder / gan.IMAGES_DIR / name for name in PICTURES]
+    return [np.asarray(Image.open(picture)) for picture in pictures]
 
 
 # -----------------------------------------------------------------------------
 # Interpolation: linear walks in z
 
 
-def test_walks_start_and_end_at_their_ends_in_equal_steps():
+def test_walks_and_their_images_start_and_end_at_their_ends_in_equal_steps():
     ends = evaluate.latent_points(6, seed=3)
     z = sample.walks(ends[:3], ends[3:], steps=5)
     assert z.shape == (3, 5, gan.LATENT_DIM)
@@ -77,18 +62,13 @@ def test_walks_start_and_end_at_their_ends_in_equal_steps():
     np.testing.assert_array_equal(z[:, -1], ends[3:])
     step = (ends[3:] - ends[:3]) / 4
     np.testing.assert_allclose(np.diff(z, axis=1), np.stack([step] * 4, 1), atol=1e-6)
-
-
-def test_interpolation_rows_start_and_end_at_their_endpoints_images():
     keras.utils.set_random_seed(1)
     generator = gan.build_generator()
-    ends = evaluate.latent_points(4, seed=4)
-    z = sample.walks(ends[:2], ends[2:], steps=7)
-    images = evaluate.images_from_noise(generator, z.reshape(-1, gan.LATENT_DIM))
-    rows = images.reshape(2, 7, -1)
+    rows = evaluate.images_from_noise(generator, z.reshape(-1, gan.LATENT_DIM))
+    rows = rows.reshape(3, 5, -1)
     ends_images = evaluate.images_from_noise(generator, ends)
-    np.testing.assert_allclose(rows[:, 0], ends_images[:2], atol=1e-6)
-    np.testing.assert_allclose(rows[:, -1], ends_images[2:], atol=1e-6)
+    np.testing.assert_allclose(rows[:, 0], ends_images[:3], atol=1e-6)
+    np.testing.assert_allclose(rows[:, -1], ends_images[3:], atol=1e-6)
     assert not np.allclose(rows[:, 0], rows[:, -1], atol=1e-3)  # they do move
 
 
@@ -121,58 +101,19 @@ def test_three_pictures_and_the_same_seed_makes_the_same_ones(
         assert grid.shape[1] == (n * (28 + sample.GAP) - sample.GAP) * sample.SCALE
 
 
-# -----------------------------------------------------------------------------
-# Bad input: one sentence, with nothing printed before it
-
-
-def error_of(argv, capsys):
-    return refusal(sample.main, argv, capsys, "sample.py")
-
-
-@pytest.mark.parametrize(
-    "flags, says",
-    [
-        ("--n 0", "--n: must be at least 1, got 0"),
-        ("--n abc", "--n: expected a whole number, got 'abc'"),
-        ("--n 101", "--n: must be at most 100"),
-        ("--seed -1", "--seed: must be at least 0, got -1"),
-        ("--seed 1.5", "--seed: expected a whole number"),
-        ("--colour", "unrecognized arguments: --colour"),
-    ],
-)
-def test_a_bad_flag(flags, says, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    assert says in error_of(flags.split(), capsys)
-    assert os.listdir(tmp_path) == []  # refused before anything was made
-
-
-def test_a_missing_generator_file(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    message = error_of([], capsys)  # the default, saved_model/generator.keras
-    assert f"generator file {evaluate.GENERATOR_PATH!r}" in message
-    assert "No such file or directory" in message and "python gan.py" in message
-
-
-def test_a_damaged_generator_file(tmp_path, monkeypatch, capsys, generator_path):
-    monkeypatch.chdir(tmp_path)
-    with open(generator_path, "rb") as f:
-        half = f.read()[:5000]  # a copy cut short, as a killed download leaves it
-    (tmp_path / "generator.keras").write_bytes(half)
-    (tmp_path / "text.keras").write_text("not a model")
-    for name in ("generator.keras", "text.keras"):
-        assert "is damaged or not a Keras model" in error_of([name], capsys)
-
-
-def test_a_generator_of_other_shapes(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    wrong_in = save_model(
-        tmp_path / "in.keras", 50, [layers.Dense(784), layers.Reshape((28, 28, 1))]
-    )
-    message = error_of([wrong_in], capsys)
-    assert "maps (None, 50)" in message and f"(None, {gan.LATENT_DIM})" in message
-    wrong_out = save_model(tmp_path / "out.keras", gan.LATENT_DIM, [layers.Dense(10)])
-    message = error_of([wrong_out], capsys)
-    assert "to (None, 10)" in message and "(None, 28, 28, 1) images" in message
+def test_every_distance_in_nearest_png_lies_inside_the_picture():
+    n = sample.NEAREST_ROWS * sample.NEAREST_PAIRS
+    rng = np.random.default_rng(1)
+    neighbours = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
+    distances = 10 * rng.random(n)
+    fig = sample.nearest_figure(rng.random((n, 784)), neighbours, distances, seed=0)
+    fig.draw_without_rendering()
+    texts = fig.axes[0].texts
+    assert [t.get_text() for t in texts] == [f"{d:.2f}" for d in distances]
+    for text in [*texts, *fig.texts]:  # the title too
+        box = text.get_window_extent()
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, text.get_text()
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text.get_text()
 
 
 def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnist_file):
@@ -188,54 +129,38 @@ def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnis
     assert "\n" not in stop.value.code
 
 
-def test_an_output_folder_that_cannot_be_written(
-    tmp_path, monkeypatch, capsys, generator_path
-):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / gan.IMAGES_DIR).write_text("a file where the folder should be")
-    assert "cannot write to output folder" in error_of([generator_path], capsys)
-
-
-def test_a_bad_mnist_file(tmp_path, monkeypatch, capsys, generator_path):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "mnist.npz").write_text("not a zip")
-    message = error_of([generator_path, "--mnist-path", "mnist.npz"], capsys)
-    assert "MNIST file 'mnist.npz'" in message and "--mnist-path" in message
-
-
 # -----------------------------------------------------------------------------
 # The script itself, on real MNIST
 
 
 @pytest.mark.slow
-def test_the_script_on_real_mnist(tmp_path, generator_path, mnist_path):
-    env = child_env(MNIST_PATH=mnist_path)  # on TensorFlow
-    script = os.path.join(REPO, "sample.py")
+def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
+    def run(script, *args):
+        return subprocess.run(
+            [sys.executable, os.path.join(REPO, script), *args],
+            cwd=tmp_path,
+            env=child_env(MNIST_PATH=mnist_path),  # on TensorFlow
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, script, generator_path],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run("sample.py", generator_path)
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 120
     assert result.stdout.startswith(f"Wrote {gan.IMAGES_DIR}/samples.png")
     for name in PICTURES:
         assert 0 < os.path.getsize(tmp_path / gan.IMAGES_DIR / name) < 2**20
-    bad = subprocess.run(
-        [sys.executable, script, "--n", "0"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert bad.returncode != 0 and bad.stdout == ""
-    assert bad.stderr.strip().splitlines()[-1].startswith("sample.py: error: ")
-    assert "Traceback" not in bad.stderr
+    # Bad input in a process of its own: one sentence, no traceback.
+    for script, bad, says in [
+        ("sample.py", "--n", "0"),
+        ("evaluate.py", "no.keras", ""),
+    ]:
+        result = run(script, *filter(None, [bad, says]))
+        assert result.returncode != 0 and result.stdout == ""
+        assert result.stderr.strip().splitlines()[-1].startswith(f"{script}: error: ")
+        assert "Traceback" not in result.stderr
 
 
 @pytest.mark.slow
