@@ -13,7 +13,12 @@ from importlib.util import find_spec
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
+
+import gan  # loads Keras as gan.py does: KERAS_BACKEND, keras.json or TensorFlow
+import keras
+import safekeeping
 
 ROOT = Path(__file__).resolve().parents[1]
 GAN = ROOT / "gan.py"
@@ -30,13 +35,7 @@ def real_mnist_path():
 
 
 def keras_backend():
-    """The backend Keras runs on in this process, as gan.py picks it: KERAS_BACKEND,
-    else ~/.keras/keras.json, else TensorFlow."""
-    import inputs
-
-    inputs.load_keras()
-    import keras
-
+    """The backend Keras runs on in this process, as gan.py picked it."""
     return keras.backend.backend()
 
 
@@ -136,8 +135,6 @@ def refusal(main, argv, capsys, prog):
 
 def save_model(path, input_dim, output_layers):
     """A Keras model from (input_dim,) noise through output_layers, saved at path."""
-    import keras
-
     x = noise = keras.Input(shape=(input_dim,))
     for layer in output_layers:
         x = layer(x)
@@ -147,10 +144,6 @@ def save_model(path, input_dim, output_layers):
 
 def save_generator(path):
     """An untrained generator of this GAN's shapes, saved at path."""
-    import keras
-
-    import gan
-
     keras.utils.set_random_seed(0)
     gan.build_generator().save(path)
     return str(path)
@@ -158,8 +151,6 @@ def save_generator(path):
 
 def save_tiny_mnist(folder, n=64):
     """An mnist.npz of n random 28x28 images: enough to train on, quickly."""
-    import numpy as np
-
     path = os.path.join(folder, "tiny.npz")
     x = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
     with open(path, "wb") as f:
@@ -173,28 +164,18 @@ def log_lines(text):
 
 
 def csv_rows(cwd):
-    import gan
-
     with open(os.path.join(cwd, gan.IMAGES_DIR, "losses.csv"), newline="") as f:
         return list(csv.reader(f))
 
 
 def generator_weights(cwd):
-    import keras
-
-    import gan
-
     path = os.path.join(cwd, gan.MODEL_DIR, "generator.keras")
     return keras.saving.load_model(path).get_weights()
 
 
 def checkpoint_iteration(cwd):
-    import gan
-    import safekeeping
-
-    return safekeeping.read_checkpoint(os.path.join(cwd, gan.CHECKPOINT_PATH))[
-        "iteration"
-    ]
+    path = os.path.join(cwd, gan.CHECKPOINT_PATH)
+    return safekeeping.read_checkpoint(path)["iteration"]
 
 
 def assert_same_run(cwd, reference):
