@@ -1,15 +1,11 @@
 """The README's comparison: the original on Keras 2, the naive Keras 3 port and gan.py.
 
-Each argument is LABEL=FOLDER, the folder of one finished 30,001-iteration run:
-
-- FOLDER/evaluate.json: `python evaluate.py GENERATOR --json` of its generator;
-- its losses: FOLDER/losses.csv (original_keras2.py --save), FOLDER/images/losses.csv
-  (gan.py), or the printed log lines in FOLDER/stdout.log (naive_keras3.py);
-- its generator: FOLDER/generator.keras or FOLDER/saved_model/generator.keras.
-
-Runs with the same label are one row, as mean +- standard deviation (gan.py over
-seeds). It prints the Markdown table and, with --picture PATH, draws the first run of
-each label on the same latent points, side by side.
+Each argument is LABEL=FOLDER, one finished 30,001-iteration run: FOLDER/evaluate.json
+(`python evaluate.py GENERATOR --json`), its losses (FOLDER/losses.csv,
+FOLDER/images/losses.csv or the log lines in FOLDER/stdout.log) and its generator
+(FOLDER/generator.keras or FOLDER/saved_model/generator.keras). Runs with one label are
+one row, mean +- standard deviation. It prints the Markdown table; --picture PATH draws
+the first run of each label on the same latent points, side by side.
 
     python benchmarks/compare.py original=runs/original naive=runs/naive \\
         gan.py=runs/gan-1337 gan.py=runs/gan-1 gan.py=runs/gan-2 --picture cmp.png
@@ -63,7 +59,6 @@ def run_figures(folder):
         figures = json.load(f)
     accuracies = d_accuracies(folder)
     figures["d_accuracy"] = float(np.mean(accuracies[-LAST:]))
-    figures["iterations"] = len(accuracies)
     return figures
 
 
@@ -95,11 +90,12 @@ def picture(folders, path, seed=evaluate.SEED):
     for folder in folders.values():
         generator_path = first(folder, "generator.keras", "saved_model/generator.keras")
         generator = evaluate.load_generator(generator_path)
-        images = sample.as_images(evaluate.images_from_noise(generator, noise))
+        rows = evaluate.images_from_noise(generator, noise)
+        images = sample.as_images(rows, generator.output_shape[1:])
         panels.append(sample.mosaic(sample.rgb(images), cols=PICTURE_SIDE))
     canvas = sample.mosaic(panels, cols=len(panels), gap=12)
     title = "   |   ".join(folders) + f"   (the same {PICTURE_SIDE**2} latent points)"
-    sample.safekeeping.save_figure(sample.show(canvas, title, path)[0], path)
+    sample.safekeeping.save_figure(sample.show(canvas, title)[0], path)
 
 
 def main(argv=None):

@@ -11,9 +11,8 @@ random D. gan.py is the fix (README.md, "What changed from the original, and why
 
     MNIST_PATH=/path/to/mnist.npz python benchmarks/naive_keras3.py
 
-Like gan.py it writes images/ and saved_model/generator.keras in the current folder,
-so evaluate.py and sample.py can score and draw it. It prints every iteration, as the
-original did.
+It prints every iteration, as the original did, and writes images/ and
+saved_model/generator.keras in the current folder, for evaluate.py and sample.py.
 """
 
 import os

@@ -1,7 +1,7 @@
 """How fast, and in how much memory, does gan.py read a folder of images?
 
 Writes MNIST's 60,000 training images as PNGs into a temporary folder, then times
-`gan.load_images(folder)` in a fresh process, beside `gan.load_images("mnist", npz)`,
+`gan.load_images()` of the folder in a fresh process, beside that of mnist.npz,
 each with its peak resident memory above what `import gan` holds (Linux):
 
     MNIST_PATH=/path/to/mnist.npz python benchmarks/read_folder.py
@@ -21,8 +21,9 @@ def mib(key):
     lines = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return int(lines[key].split()[0]) // 1024
 import gan
+gan.DATA, gan.MNIST_PATH = sys.argv[1], sys.argv[-1]
 base, start = mib("VmRSS"), time.perf_counter()
-x = gan.load_images(*sys.argv[1:])
+x, _ = gan.load_images()
 print(f"{time.perf_counter() - start:.2f} s, peak +{mib('VmHWM') - base} MiB", end="")
 print(f" (float32 array: {x.nbytes // 2**20} MiB)")
 """

@@ -7,31 +7,31 @@
 One after another, each in its own process, on a local mnist.npz (never downloaded):
 
     MNIST_PATH=/path/to/mnist.npz python benchmarks/speed.py --backends tensorflow jax
+
+--backends: tensorflow, jax, torch, or all installed (default: $KERAS_BACKEND, else
+tensorflow); --yardsticks: original (needs tf_keras), fused (needs jax) or none;
+--memory N: resident memory over N iterations of gan.py's loop on the first backend
+(with --repeats 0, only this). For a whole run: `/usr/bin/time -v python gan.py`.
 """
 
 import argparse
 import contextlib
 import importlib.metadata
-import importlib.util
 import json
 import os
 import platform
-import shlex
 import subprocess
 import sys
-import tempfile
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
 SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parents[1]  # where gan.py and inputs.py are
+ROOT = SCRIPT.parents[1]  # where gan.py is
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-import inputs
-
 ORIGINAL = SCRIPT.parent / "original_keras2.py"
 FULL_ITERATIONS = 30001  # a default `python gan.py` run
 ALL_BACKENDS = ("tensorflow", "jax", "torch")
@@ -43,59 +43,23 @@ RSS_WINDOW = 1000  # --memory: compare the first and the last this many iteratio
 RESULT = "SPEED_RESULT "  # a measuring script's one line of JSON starts with this
 
 
-def installed(module):
-    return importlib.util.find_spec(module) is not None
-
-
 def parse_args(argv=None):
-    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add_shared_flags(parser, min_repeats=0)
+    add_shared_flags(parser)
     backend = os.environ.get("KERAS_BACKEND")
     backend = backend if backend in ALL_BACKENDS else "tensorflow"
-    names = dict(nargs="+", metavar="NAME")  # lists are space-separated
-    add(
-        "--backends",
-        choices=(*ALL_BACKENDS, "all"),
-        default=[backend],
-        **names,
-        help="gan.py's loop on these: tensorflow, jax, torch, or all that are "
-        "installed (default: $KERAS_BACKEND if one of these, else tensorflow)",
-    )
-    add(
-        "--yardsticks",
-        choices=(*YARDSTICKS, "none"),
-        default=YARDSTICKS,
-        **names,
-        help="beside it: original (the Keras 2 script, needs tf_keras), fused "
-        "(needs jax), or none (default: original fused)",
-    )
-    add(
-        "--memory",
-        type=inputs.whole_number(20, 10_000_000),
-        metavar="N",
-        help="resident memory over N iterations of gan.py's loop (first backend); "
-        "with --repeats 0, only this",
-    )
-    add(
-        "--full-run",
-        action="store_true",
-        help="time a whole `python gan.py`, report its peak memory (first backend)",
-    )
-    add("--full-run-args", type=shlex.split, default=[], help="e.g. '--iterations 300'")
-    add("--json", action="store_true", help="print one JSON object instead")
+    choices = (*ALL_BACKENDS, "all")
+    add("--backends", nargs="+", choices=choices, default=[backend], metavar="NAME")
+    choices = (*YARDSTICKS, "none")
+    add("--yardsticks", nargs="+", choices=choices, default=YARDSTICKS, metavar="NAME")
+    add("--memory", type=int, metavar="N", help="resident memory over N iterations")
     add("--worker", choices=["loop", "fused", "memory"], help=argparse.SUPPRESS)
     add("--backend", choices=ALL_BACKENDS, default="tensorflow", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.repeats == 0 and args.memory is None and not args.full_run:
-        parser.error("--repeats 0 times nothing; use it with --memory or --full-run")
-    if "all" in args.backends:  # none installed: the default is refused below
-        args.backends = [name for name in ALL_BACKENDS if installed(name)] or [backend]
-    for name in args.backends:
-        if not installed(name):
-            parser.error(
-                f"argument --backends: {name!r} is not installed; `pip install {name}`"
-            )
+    args.mnist_path = mnist_file(parser, args)
+    if "all" in args.backends:
+        args.backends = [name for name in ALL_BACKENDS if find_spec(name)]
     # Each once, in a fixed order, whatever the user's; "none" is none of them.
     args.backends = [name for name in ALL_BACKENDS if name in args.backends]
     args.yardsticks = [name for name in YARDSTICKS if name in args.yardsticks]
@@ -103,27 +67,21 @@ def parse_args(argv=None):
 
 
 # Shared with original_keras2.py, so that every measuring script is timed alike.
-def add_shared_flags(parser, min_repeats=1):
-    for flag, low, high, default, what in (
-        ("--iterations", 1, 100_000, 200, "timed iterations per repeat"),
-        ("--repeats", min_repeats, 1000, 5, "runs of --iterations; the median counts"),
-        ("--warmup", 0, 100_000, 50, "untimed iterations first"),
+def add_shared_flags(parser):
+    for flag, default, what in (
+        ("--iterations", 200, "timed iterations per repeat"),
+        ("--repeats", 5, "runs of --iterations; the median counts"),
+        ("--warmup", 50, "untimed iterations first"),
     ):
-        what += f" (default: {default})"
-        number = inputs.whole_number(low, high)
-        parser.add_argument(flag, type=number, default=default, help=what)
-    parser.add_argument("--mnist-path", help="a local mnist.npz (default: $MNIST_PATH)")
+        parser.add_argument(flag, type=int, default=default, help=what)
+    parser.add_argument("--mnist-path", default=os.environ.get("MNIST_PATH"))
 
 
-def mnist_file(args):
-    default = {"MNIST_PATH": os.environ.get("MNIST_PATH", "")}
-    path, source = inputs.dataset_path(args, "mnist", default)
-    if not path:
-        raise inputs.InputError(
-            "no MNIST file: set MNIST_PATH or --mnist-path to a local mnist.npz in "
-            "Keras's layout (benchmarks do not download it)"
-        )
-    return path, source
+def mnist_file(parser, args):
+    """--mnist-path or $MNIST_PATH, made absolute: the workers run elsewhere."""
+    if not (args.mnist_path and os.path.isfile(args.mnist_path)):
+        parser.error("set MNIST_PATH or --mnist-path to a local mnist.npz")
+    return os.path.abspath(args.mnist_path)
 
 
 def time_iterations(step, iterations, repeats, warmup):
@@ -233,13 +191,14 @@ def memory_over_iterations(step, iterations):
     return dict(result, peak_mib=peak, samples=samples)
 
 
-def run_worker(args, path, source):
+def run_worker(args):
     """One measurement, `args.worker`, from freshly built models; prints its result."""
     os.environ["KERAS_BACKEND"] = args.backend  # before anything imports Keras
     import gan
     import keras
 
-    x_train = gan.load_images("mnist", path)
+    gan.MNIST_PATH = args.mnist_path
+    x_train, _ = gan.load_images()
     keras.utils.set_random_seed(gan.SEED)
     G, D, combined = gan.build_gan()
     fused, state = fused_step(G, D) if args.worker == "fused" else (None, None)
@@ -296,42 +255,22 @@ def measure(name, kind, backend, args, *flags):
     return row
 
 
-def measure_full_run(backend, args):
-    """`python gan.py` in a scratch folder: its wall time and peak resident memory."""
-    gan_args = shlex.join(args.full_run_args)
-    print(f"full run: python gan.py {gan_args} on {backend} ...", file=sys.stderr)
-    env = dict(os.environ, KERAS_BACKEND=backend, MNIST_PATH=args.mnist_path)
-    command = [sys.executable, ROOT / "gan.py", *args.full_run_args]
-    with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        # gan.py's log goes to our stderr, so that stdout stays the report.
-        child = subprocess.Popen(command, cwd=folder, env=env, stdout=sys.stderr)
-        # wait4 gives this child's own peak; RUSAGE_CHILDREN would mix in the workers'.
-        _, status, usage = os.wait4(child.pid, 0)
-        minutes = (time.perf_counter() - start) / 60
-    row = {"backend": backend, "args": gan_args, "minutes": minutes}
-    row.update(exit=os.waitstatus_to_exitcode(status), peak_mib=usage.ru_maxrss / 1024)
-    return row
-
-
 def machine():
+    """The CPU, its count, the load average, and the versions that matter."""
     cpu = platform.processor()
     with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
         cpu = next(line.split(":")[1].strip() for line in f if "model name" in line)
-    return {"cpu": cpu, "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
-
-
-def versions():
     found = {"python": platform.python_version()}
     for package in PACKAGES:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[package] = importlib.metadata.version(package)
-    return found
+    load = os.getloadavg()[0]
+    return {"cpu": cpu, "cpus": os.cpu_count(), "load_before": load}, found
 
 
 def measure_all(args):
     """Every measurement asked for, one after another; the report as a dict."""
-    report = {"machine": machine(), "versions": versions(), "notes": []}
+    report = dict(zip(("machine", "versions"), machine()), notes=[])
     report["settings"] = {key: getattr(args, key) for key in TIMING}
     plan = [("gan.py loop", "loop", name) for name in args.backends]  # kind, backend
     if "original" in args.yardsticks:
@@ -340,7 +279,7 @@ def measure_all(args):
         plan.append(("fused step", "fused", "jax"))
     rows = report["results"] = []
     for name, kind, backend in plan if args.repeats else []:
-        if installed(backend):  # tf_keras and jax too: the yardsticks need them
+        if find_spec(backend):  # tf_keras and jax too: the yardsticks need them
             rows.append(measure(name, kind, backend, args))
         else:
             report["notes"].append(f"{backend} is not installed: no {name}")
@@ -348,11 +287,9 @@ def measure_all(args):
     original = [row["median"] for row in timed if row["name"] == "original"]
     for row in timed:
         row["speedup"] = original[0] / row["median"] if original else None
-    if args.memory:  # on the first backend, as is the full run
+    if args.memory:  # on the first backend
         flags = ("--memory", str(args.memory))
         report["memory"] = measure("memory", "memory", args.backends[0], args, *flags)
-    if args.full_run:
-        report["full_run"] = measure_full_run(args.backends[0], args)
     report["machine"]["load_after"] = os.getloadavg()[0]
     return report
 
@@ -378,21 +315,15 @@ def print_report(report):
         print(line.format(r["name"], r["backend"], *figures, speedup))
         if not all(r["sanity"].values()):
             print(f"  WARNING: this does not train: {r['sanity']}")
-    r = report.get("memory")
-    if r and "error" in r:
-        print(f"\nMemory, gan.py {r['backend']}: failed: {r['error']}")
-    elif r:
+    if r := report.get("memory"):
+        print(f"\nMemory, gan.py {r['backend']}", end="")
         print(
-            f"\nMemory, gan.py {r['backend']}, {r['iterations']} iterations: peak "
-            f"{r['peak_mib']:.0f} MiB; mean resident {r['first_mib']:.1f} MiB in the "
-            f"first {r['window']}, {r['last_mib']:.1f} MiB in the last {r['window']} "
+            f": failed: {r['error']}"
+            if "error" in r
+            else f", {r['iterations']} iterations: peak {r['peak_mib']:.0f} MiB; mean "
+            f"resident {r['first_mib']:.1f} MiB in the first {r['window']}, "
+            f"{r['last_mib']:.1f} MiB in the last {r['window']} "
             f"({r['last_mib'] - r['first_mib']:+.1f} MiB)"
-        )
-    if r := report.get("full_run"):
-        print(
-            f"\nFull run, python gan.py {r['args']} on {r['backend']}: exit "
-            f"{r['exit']}, {r['minutes']:.2f} minutes wall, peak resident "
-            f"{r['peak_mib']:.0f} MiB"
         )
     for note in report["notes"]:
         print("Note: " + note)
@@ -400,16 +331,9 @@ def print_report(report):
 
 def main(argv=None):
     args = parse_args(argv)
-    path, source = mnist_file(args)  # bad input raises InputError: one sentence
     if args.worker:
-        return run_worker(args, path, source)
-    inputs.read_keras_dataset("mnist", path)  # a bad file: refused now, not in workers
-    args.mnist_path = os.path.abspath(path)  # the workers run elsewhere
-    report = measure_all(args)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print_report(report)
+        return run_worker(args)
+    print_report(measure_all(args))
 
 
 if __name__ == "__main__":

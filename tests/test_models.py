@@ -25,6 +25,13 @@ def count(weights):
     return sum(int(np.prod(w.shape)) for w in weights)
 
 
+def assert_compiled_as_the_original(model):
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert np.isclose(float(model.optimizer.learning_rate), 0.0002)
+    assert np.isclose(model.optimizer.beta_1, 0.5)
+    assert model.loss == "binary_crossentropy"
+
+
 def test_generator_layers_and_parameters():
     generator = gan.build_generator()
     block = [("LeakyReLU", None), ("BatchNormalization", None)]
@@ -62,11 +69,7 @@ def test_discriminator_layers_parameters_and_compile():
     ]
     assert discriminator.count_params() == 533_505
     assert discriminator.layers[-1].activation.__name__ == "sigmoid"
-    optimizer = discriminator.optimizer
-    assert isinstance(optimizer, keras.optimizers.Adam)
-    assert np.isclose(float(optimizer.learning_rate), 0.0002)
-    assert np.isclose(optimizer.beta_1, 0.5)
-    assert discriminator.loss == "binary_crossentropy"
+    assert_compiled_as_the_original(discriminator)
     # [loss, accuracy], as the loop's log line expects
     images = np.zeros((4, 28, 28, 1), "float32")
     assert len(discriminator.test_on_batch(images, np.ones((4, 1)))) == 2
@@ -77,11 +80,8 @@ def test_combined_chains_generator_into_discriminator_with_its_own_adam():
     assert combined.input_shape == (None, 100)
     assert combined.output_shape == (None, 1)
     assert generator in combined.layers and discriminator in combined.layers
-    assert isinstance(combined.optimizer, keras.optimizers.Adam)
     assert combined.optimizer is not discriminator.optimizer
-    assert np.isclose(float(combined.optimizer.learning_rate), 0.0002)
-    assert np.isclose(combined.optimizer.beta_1, 0.5)
-    assert combined.loss == "binary_crossentropy"
+    assert_compiled_as_the_original(combined)
     z = gan.sample_noise(3)
     expected = discriminator.predict_on_batch(generator.predict_on_batch(z))
     np.testing.assert_allclose(combined.predict_on_batch(z), expected, atol=1e-6)

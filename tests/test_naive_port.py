@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gan
-from conftest import ROOT, only_on
+from helpers import ROOT, only_on
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import naive_keras3  # noqa: E402

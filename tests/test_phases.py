@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gan
-from conftest import backends, run_python
+from helpers import backends, run
 
 PHASE_CHECK = """
 import json, warnings
@@ -52,7 +52,7 @@ print("REPORT" + json.dumps(dict(calls=report, warnings=messages)))
 
 @pytest.fixture(scope="module", params=backends("tensorflow", "jax", "torch"))
 def phase_report(request):
-    result = run_python(PHASE_CHECK, request.param)
+    result = run(PHASE_CHECK, backend=request.param)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [x for x in result.stdout.splitlines() if x.startswith("REPORT")][-1]
     return json.loads(line[len("REPORT") :])

@@ -9,14 +9,7 @@ from PIL import Image
 
 import gan
 import safekeeping
-from conftest import (
-    RUN_ARGS,
-    backends,
-    csv_rows,
-    generator_weights,
-    log_lines,
-    run_gan,
-)
+from helpers import GAN, RUN_ARGS, backends, csv_rows, generator_weights, log_lines, run
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
@@ -51,7 +44,7 @@ def test_logs_each_iterations_own_losses(straight_run):
     rows = csv_rows(cwd)[1:]
     for row in rows:
         correct = float(row[2]) * 2 * gan.BATCH_SIZE
-        assert abs(correct - round(correct)) < 1e-4, row
+        assert abs(correct - round(correct)) < 1e-4 and 0 <= float(row[2]) <= 1, row
     for line in lines:
         i, d_loss, acc, g_loss = VALUES.match(line).groups()
         row = rows[int(i)]
@@ -60,7 +53,7 @@ def test_logs_each_iterations_own_losses(straight_run):
         assert abs(float(acc) - 100 * float(row[2])) <= 0.006  # %.2f%%
 
 
-def test_saves_a_5x5_gray_grid_every_sample_interval(straight_run):
+def test_saves_grids_csv_gif_and_the_trained_generator(straight_run):
     cwd = straight_run[0]
     grids = sorted(p.name for p in (cwd / gan.IMAGES_DIR).glob("[0-9]*.png"))
     assert grids == ["0.png", "10.png", "20.png", "30.png", "40.png", "50.png"]
@@ -73,14 +66,13 @@ def test_saves_a_5x5_gray_grid_every_sample_interval(straight_run):
     for axis, tiles in enumerate((gan.GRID_ROWS, gan.GRID_COLS)):
         filled = ink.any(axis=1 - axis).astype(int)
         assert np.count_nonzero(np.diff(filled) == 1) == tiles
-
-
-def test_saves_the_trained_generator(straight_run):
-    cwd = straight_run[0]
+    rows = csv_rows(cwd)  # one row per iteration, the GIF one frame per grid
+    assert rows[0] == ["iteration", "d_loss", "d_accuracy", "g_loss"]
+    assert [int(r[0]) for r in rows[1:]] == list(range(60))
+    assert Image.open(cwd / gan.IMAGES_DIR / "progress.gif").n_frames == 6
+    assert Image.open(cwd / gan.IMAGES_DIR / "losses.png").size[0] > 300
     generator = keras.saving.load_model(cwd / gan.MODEL_DIR / "generator.keras")
-    assert generator.count_params() == gan.build_generator().count_params()
-    images = generator.predict_on_batch(gan.sample_noise(8))
-    assert images.shape == (8, *gan.IMG_SHAPE)
+    assert generator.predict_on_batch(gan.sample_noise(8)).shape == (8, *gan.IMG_SHAPE)
     # The weights of the last iteration, as the checkpoint holds them
     checkpoint = safekeeping.read_checkpoint(str(cwd / gan.CHECKPOINT_PATH))
     assert checkpoint["iteration"] == 59
@@ -121,9 +113,9 @@ def test_both_networks_learn_on_real_data(mnist_path, original_constants):
     assert distance_to_real_mean() < 0.75 * start_distance
 
 
-def run_lines(cwd, args, backend="tensorflow", mnist=None):
+def run_lines(cwd, args, mnist, backend="tensorflow"):
     cwd.mkdir()
-    result = run_gan(args, cwd, backend=backend, mnist=mnist)
+    result = run(GAN, args, cwd, backend, MNIST_PATH=mnist)
     assert result.returncode == 0, result.stderr[-3000:]
     return log_lines(result.stdout), generator_weights(cwd)
 
@@ -131,11 +123,10 @@ def run_lines(cwd, args, backend="tensorflow", mnist=None):
 def test_same_seed_same_run_other_seed_other_run(tmp_path, mnist_path, straight_run):
     straight, straight_lines, _ = straight_run
     straight_weights = generator_weights(straight)
-    lines_a, weights_a = run_lines(tmp_path / "a", RUN_ARGS, mnist=mnist_path)
+    lines_a, weights_a = run_lines(tmp_path / "a", RUN_ARGS, mnist_path)
     other_seed = str((gan.SEED + 1) % 2**32)  # not gan.py's SEED, whatever it is
-    lines_c, weights_c = run_lines(
-        tmp_path / "c", [*RUN_ARGS, "--seed", other_seed], mnist=mnist_path
-    )
+    args = [*RUN_ARGS, "--seed", other_seed]
+    lines_c, weights_c = run_lines(tmp_path / "c", args, mnist_path)
     assert len(lines_a) == 6
     assert lines_a == straight_lines
     assert all(np.array_equal(a, b) for a, b in zip(weights_a, straight_weights))
@@ -146,12 +137,6 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path, mnist_path, straight_
 @pytest.mark.parametrize("backend", backends("jax", "torch"))
 def test_trains_on_other_backends(tmp_path, mnist_path, backend):
     args = ["--iterations", "41", "--sample-interval", "10", "--seed", "5"]
-    lines, weights = run_lines(tmp_path / backend, args, backend, mnist=mnist_path)
-    assert [LOG_LINE.match(line).group(1) for line in lines] == [
-        "0",
-        "10",
-        "20",
-        "30",
-        "40",
-    ]
+    lines, weights = run_lines(tmp_path / backend, args, mnist_path, backend)
+    assert [LOG_LINE.match(line).group(1) for line in lines] == "0 10 20 30 40".split()
     assert len(weights) == 20

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import inputs
-from conftest import ROOT
+from helpers import ROOT
 
 REFUSAL = (
     "{script}: error: Python {version} is running this script, which needs Python "
