@@ -168,8 +168,8 @@ def main(argv=None):
     args = parse_args(argv)
     # Cheap checks first: a bad folder or generator fails before MNIST is read.
     inputs.check_whole_number("--n", args.n, *inputs.RANGES["GRID_ROWS"])
-    inputs.make_output_dirs([OUTPUT_DIR])
     data, shape, path = evaluate.run_data(args)
+    inputs.make_output_dirs([OUTPUT_DIR])
     generator = evaluate.load_generator(args.generator, shape)
     x_train = inputs.read_data(data, shape, path)["x_train"]
     print(inputs.platform_line(), file=sys.stderr)  # "is my GPU used?", as gan.py

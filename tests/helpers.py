@@ -23,6 +23,7 @@ import safekeeping
 ROOT = Path(__file__).resolve().parents[1]
 GAN = ROOT / "gan.py"
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+CHECKPOINT = os.path.join(gan.MODEL_DIR, "checkpoint.npz")  # below a run's folder
 # A short real run: a grid every 10 iterations, a checkpoint every 20.
 RUN_ARGS = "--iterations 60 --sample-interval 10 --checkpoint-interval 20".split()
 # TensorFlow's C++ start-up log, which gan.py cannot silence: absl's "I1129 ..." lines
@@ -158,6 +159,12 @@ def save_tiny_mnist(folder, n=64):
     return path
 
 
+def loaded(data, **constants):
+    """gan.load_images()'s images, with DATA and other constants set as flags would."""
+    with mock.patch.multiple(gan, DATA=data, **constants):
+        return gan.load_images()[0]
+
+
 def log_lines(text):
     """The original's log lines among a run's output (summaries, stop reports)."""
     return [line for line in text.splitlines() if "[D loss" in line]
@@ -174,7 +181,7 @@ def generator_weights(cwd):
 
 
 def checkpoint_iteration(cwd):
-    path = os.path.join(cwd, gan.CHECKPOINT_PATH)
+    path = os.path.join(cwd, CHECKPOINT)
     return safekeeping.read_checkpoint(path)["iteration"]
 
 

@@ -10,18 +10,19 @@ import inputs
 from helpers import GAN, errors, refusal, run
 
 
-def test_flags_override_the_constants_read_when_the_run_starts(monkeypatch):
+def test_flags_override_the_constants_for_one_run(monkeypatch):
     monkeypatch.setattr(gan, "BATCH_SIZE", gan.BATCH_SIZE + 1)  # a user's edit
-    config = inputs.run_config(vars(gan), inputs.parse_args(vars(gan), []))
-    assert config == {k: v for k, v in vars(gan).items() if k.isupper()}
+    edited = {k: v for k, v in vars(gan).items() if k.isupper()}
     flags = "--iterations 7 --batch-size 3 --sample-interval 2 --seed 0 "
     flags += "--checkpoint-interval 4 --mnist-path m.npz --resume"
-    args = inputs.parse_args(vars(gan), flags.split())
-    config = inputs.run_config(vars(gan), args)
-    assert (config["ITERATIONS"], config["BATCH_SIZE"]) == (7, 3)
-    assert (config["SAMPLE_INTERVAL"], config["CHECKPOINT_INTERVAL"]) == (2, 4)
-    assert config["SEED"] == 0  # a falsy flag still overrides
-    assert config["MNIST_PATH"] == "m.npz" and args.resume
+    with inputs.settings_for_run(vars(gan), flags.split()):
+        assert (gan.ITERATIONS, gan.BATCH_SIZE) == (7, 3)
+        assert (gan.SAMPLE_INTERVAL, gan.CHECKPOINT_INTERVAL) == (2, 4)
+        assert gan.SEED == 0  # a falsy flag still overrides
+        assert gan.MNIST_PATH == "m.npz" and gan.RESUME
+    assert {k: v for k, v in vars(gan).items() if k.isupper()} == edited
+    with inputs.settings_for_run(vars(gan), []):
+        assert {k: v for k, v in vars(gan).items() if k.isupper()} == edited
 
 
 def full_disk(*args, **kwargs):
@@ -34,15 +35,16 @@ def constant(name, value):  # an edited constant: its sentence names it and its 
 
 NOT_A_FOLDER = "a file, not a folder"
 REFUSALS = [  # (flags, what is patched first, words of the one sentence)
-    (["--iterations", "-5"], {}, ["--iterations: must be at least 1"]),
-    (["--iterations", "many"], {}, ["--iterations: expected a whole number"]),
-    (["--iterations", "1.5"], {}, ["--iterations: expected a whole number"]),
-    (["--iterations", str(10**12 + 1)], {}, ["--iterations: must be at most"]),
-    (["--batch-size", "0"], {}, ["--batch-size: must be at least 1"]),
-    (["--sample-interval", "0"], {}, ["--sample-interval: must be at least 1"]),
-    (["--checkpoint-interval", "0"], {}, ["--checkpoint-interval: must be at least"]),
-    (["--seed", "-1"], {}, ["--seed: must be at least 0"]),
-    (["--seed", "4294967296"], {}, ["--seed: must be at most 4294967295"]),
+    (["--iterations", "-5"], {}, ["ITERATIONS (--iterations) must be at least 1"]),
+    (["--iterations", "many"], {}, ["--iterations: invalid int value: 'many'"]),
+    (["--iterations", "1.5"], {}, ["--iterations: invalid int value: '1.5'"]),
+    (["--iterations", str(10**12 + 1)], {}, ["(--iterations) must be at most"]),
+    (["--batch-size", "0"], {}, ["BATCH_SIZE (--batch-size) must be at least 1"]),
+    (["--sample-interval", "0"], {}, ["(--sample-interval) must be at least 1"]),
+    (["--checkpoint-interval", "0"], {}, ["(--checkpoint-interval) must be at least"]),
+    (["--seed", "-1"], {}, ["SEED (--seed) must be at least 0"]),
+    (["--seed", "4294967296"], {}, ["(--seed) must be at most 4294967295"]),
+    ([], {"gan.RESUME": True, "gan.START_OVER": True}, ["RESUME and START_OVER"]),
     (["--no-such-flag"], {}, ["unrecognized arguments: --no-such-flag"]),
     (["--resume", "--start-over"], {}, ["--start-over: not allowed with argument"]),
     constant("ITERATIONS", 0),
@@ -62,7 +64,7 @@ REFUSALS = [  # (flags, what is patched first, words of the one sentence)
     constant("DATA", "no/such/folder"),
     (
         ["--batch-size", "100000000"],
-        {"gan.load_images": lambda *a: [0] * 64},
+        {"gan.load_images": lambda: ([0] * 64, "Read 64 pictures")},
         ["BATCH_SIZE (--batch-size) must be at most 64, the number of training"],
     ),
     (

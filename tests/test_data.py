@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-import gan
 import inputs
+from helpers import loaded
 
 
 def write_npz(path, **arrays):
@@ -26,7 +26,7 @@ def fake_mnist(n=10):
 
 def test_scales_pixels_to_minus_one_one_with_a_channel_axis(tmp_path):
     arrays = fake_mnist()
-    x = gan.load_images("mnist", write_npz(tmp_path / "m.npz", **arrays))
+    x = loaded("mnist", MNIST_PATH=write_npz(tmp_path / "m.npz", **arrays))
     assert x.shape == (10, 28, 28, 1)
     assert x.dtype == np.float32
     assert x[0, 0, 0, 0] == -1.0 and x[0, 0, 1, 0] == 1.0
@@ -34,7 +34,7 @@ def test_scales_pixels_to_minus_one_one_with_a_channel_axis(tmp_path):
 
 
 def test_real_mnist_file(mnist_path):
-    x = gan.load_images("mnist", mnist_path)
+    x = loaded("mnist", MNIST_PATH=mnist_path)
     assert x.shape == (60000, 28, 28, 1)
     assert x.min() == -1.0 and x.max() == 1.0
     # the shared file's documented pixel mean, 33.3184 on 0..255
@@ -77,7 +77,7 @@ def test_bad_files_raise_one_sentence_naming_the_file(tmp_path, holds, words):
     elif holds:  # a function of a good file's bytes
         path.write_bytes(holds(open(write_npz(path, **fake_mnist(200)), "rb").read()))
     with pytest.raises(inputs.InputError) as error:
-        gan.load_images("mnist", str(path))
+        loaded("mnist", MNIST_PATH=str(path))
     message = str(error.value)
     assert words in message and str(path) in message and "\n" not in message
 
@@ -90,7 +90,7 @@ def test_an_unreadable_file_is_not_called_damaged(tmp_path, monkeypatch):
 
     monkeypatch.setattr(inputs, "open", denied, raising=False)
     with pytest.raises(inputs.InputError) as error:
-        gan.load_images("mnist", path)
+        loaded("mnist", MNIST_PATH=path)
     assert "cannot be read (Permission denied); make it readable" in str(error.value)
     assert "damaged" not in str(error.value)
 
@@ -100,7 +100,7 @@ def test_a_relative_path_is_shown_with_its_folder_and_the_fix_names_the_flag(
 ):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(inputs.InputError) as error:
-        gan.load_images("mnist", "data/absent.npz")
+        loaded("mnist", MNIST_PATH="data/absent.npz")
     assert str(error.value) == (
         f"MNIST file 'data/absent.npz' (in {tmp_path}) cannot be read (No such file or "
         "directory); download it again or fix MNIST_PATH (--mnist-path)"
@@ -113,7 +113,7 @@ def test_no_network_and_no_path_names_the_fix(monkeypatch):
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     with pytest.raises(inputs.InputError) as error:
-        gan.load_images("mnist", "")
+        loaded("mnist", MNIST_PATH="")
     assert str(error.value) == (
         "could not download MNIST (no network?); set MNIST_PATH (--mnist-path) to a "
         "local mnist.npz in Keras's layout"

@@ -15,12 +15,7 @@ import evaluate
 import gan
 import inputs
 import sample
-from conftest import (
-    refusal,
-    save_generator,
-    save_model,
-    stopped_with_ctrl_c,
-)
+from helpers import ROOT, refusal, save_generator, save_model, stop_with_ctrl_c
 
 D = 784
 
@@ -404,8 +399,8 @@ BOTH = [
     ("{bad}/in.keras", ["maps (None, 50)", f"(None, {gan.LATENT_DIM})"]),
     ("nope.keras --mnist-path {bad}/mnist.npz", ["generator file 'nope.keras'"]),
     (GOOD + " --mnist-path {bad}/mnist.npz", ["MNIST file", "--mnist-path"]),
-    ("--seed -1", ["--seed: must be at least 0, got -1"]),
-    ("--seed 1.5", ["--seed: expected a whole number, got '1.5'"]),
+    ("--seed -1", ["--seed must be at least 0, got -1"]),
+    ("--seed 1.5", ["--seed: invalid int value: '1.5'"]),
     ("--colour", ["unrecognized arguments: --colour"]),
 ]
 
@@ -415,9 +410,9 @@ BOTH = [
     [(script, *case) for script in (evaluate, sample) for case in BOTH]
     + [
         (evaluate, GOOD + " --mnist-path {bad}/small.npz", ["has 100 training images"]),
-        (sample, "--n 0", ["--n: must be at least 1, got 0"]),
-        (sample, "--n abc", ["--n: expected a whole number, got 'abc'"]),
-        (sample, "--n 101", ["--n: must be at most 100"]),
+        (sample, "--n 0", ["--n must be at least 1, got 0"]),
+        (sample, "--n abc", ["--n: invalid int value: 'abc'"]),
+        (sample, "--n 101", ["--n must be at most 100"]),
         (sample, GOOD + " images", ["cannot write to output folder"]),
     ],
 )
@@ -431,7 +426,9 @@ def test_bad_input_is_one_sentence(
     name = f"{script.__name__}.py"
     message = refusal(script.main, argv.format(bad=bad).split(), capsys, name)
     assert all(words in message for words in says), message
-    assert "small.npz" not in argv or message.endswith("so fix --mnist-path")
+    assert "small.npz" not in argv or message.endswith(
+        "so fix MNIST_PATH (--mnist-path)"
+    )
     if argv.startswith("--"):  # refused before anything was made
         assert os.listdir(tmp_path) == []
 
@@ -493,8 +490,8 @@ def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, cached, after):
     cache = tmp_path / evaluate.classifier_path("mnist", (28, 28, 1), mnist)
     if cached:  # untrained: its figures do not matter, only how far the run gets
         evaluate.build_classifier().save(cache)
-    status, out, err = stopped_with_ctrl_c(
-        "evaluate.py", [], tmp_path, mnist_path, after
+    status, out, err = stop_with_ctrl_c(
+        ROOT / "evaluate.py", [], tmp_path, after, MNIST_PATH=mnist_path
     )
     assert (status, out) == (130, "")  # 128 + SIGINT
     assert err[-1] == "evaluate.py: stopped; its files are whole"

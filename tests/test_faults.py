@@ -21,6 +21,7 @@ import gan
 import inputs
 import safekeeping
 from helpers import (
+    CHECKPOINT,
     GAN,
     RUN_ARGS,
     assert_same_run,
@@ -178,7 +179,7 @@ def test_a_stop_in_process_writes_the_checkpoint_and_resumes_exactly(
         )
     code, out, _ = run_main([*argv, *extra], capsys)  # a traceback would raise
     assert code == status and f"Stopped {words}" in out
-    checkpoint = safekeeping.read_checkpoint(gan.CHECKPOINT_PATH)
+    checkpoint = safekeeping.read_checkpoint(CHECKPOINT)
     assert checkpoint["iteration"] == at and no_temporaries(cwd)
     if extra:  # nothing allocated for 10**12 iterations: the history is 2 rows
         assert checkpoint["iterations"] == 10**12 and len(checkpoint["history"]) == 2

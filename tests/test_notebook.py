@@ -13,7 +13,7 @@ import shlex
 import sys
 
 import pytest
-from conftest import GAN
+from helpers import GAN
 
 NOTEBOOK = GAN.with_suffix(".ipynb")
 

@@ -14,7 +14,8 @@ import gan
 import inputs
 import safekeeping
 import sample
-from conftest import csv_rows, log_lines, refusal, run_gan, save_generator
+from helpers import CHECKPOINT, GAN, csv_rows, loaded, log_lines, refusal, run
+from helpers import save_generator
 
 
 def write_pictures(folder, images, labels=None, suffix=".png"):
@@ -59,8 +60,8 @@ def scratch(tmp_path, monkeypatch):
 def test_a_folder_reads_as_the_npz_does_and_is_fitted_to_img_shape(tmp_path):
     images, npz = digits(40), tmp_path / "m.npz"
     np.savez(npz, x_train=images)
-    from_folder = gan.load_images(write_pictures(tmp_path / "pictures", images))
-    np.testing.assert_array_equal(from_folder, gan.load_images("mnist", str(npz)))
+    from_folder = loaded(write_pictures(tmp_path / "pictures", images))
+    np.testing.assert_array_equal(from_folder, loaded("mnist", MNIST_PATH=str(npz)))
     assert from_folder.shape == (40, 28, 28, 1) and from_folder.dtype == np.float32
     folder = write_pictures(tmp_path / "c", colour_pictures(6), suffix=".jpg")
     grey = inputs.read_data(folder, (20, 10, 1))["x_train"]
@@ -115,14 +116,11 @@ def test_fashion_mnist_reads_a_local_npz_named_by_its_constant_or_flag(
     path = str(tmp_path / "fashion.npz")
     np.savez(path, x_train=digits(12))
     monkeypatch.setattr(gan, "FASHION_MNIST_PATH", path)
-    args = inputs.parse_args(vars(gan), ["--data", "fashion_mnist"])
-    config = inputs.run_config(vars(gan), args)
-    assert inputs.dataset_path(args, "fashion_mnist", config)[0] == path
-    assert gan.load_images("fashion_mnist", path).shape == (12, 28, 28, 1)
-    flagged = inputs.parse_args(vars(gan), ["--fashion-mnist-path", "f.npz"])
-    assert inputs.dataset_path(flagged, "fashion_mnist", config)[0] == "f.npz"
+    assert loaded("fashion_mnist").shape == (12, 28, 28, 1)
+    with inputs.settings_for_run(vars(gan), ["--fashion-mnist-path", "f.npz"]):
+        assert gan.FASHION_MNIST_PATH == "f.npz"
     with pytest.raises(inputs.InputError, match=r"fix FASHION_MNIST_PATH \(--fash"):
-        gan.load_images("fashion_mnist", str(tmp_path / "nope.npz"))
+        loaded("fashion_mnist", FASHION_MNIST_PATH=str(tmp_path / "nope.npz"))
 
 
 # -----------------------------------------------------------------------------
@@ -135,7 +133,7 @@ def no_training(scratch, monkeypatch):
 
 def refused(argv, capsys):
     message = refusal(gan.main, argv, capsys, "gan.py")
-    assert not os.path.exists(gan.CHECKPOINT_PATH)
+    assert not os.path.exists(CHECKPOINT)
     return message
 
 
@@ -185,12 +183,10 @@ def unfinished_checkpoint(scratch):
     """A checkpoint of a 10-iteration MNIST run stopped after 3, written cheaply."""
     inputs.make_output_dirs([gan.IMAGES_DIR, gan.MODEL_DIR])
     keras.utils.set_random_seed(0)
-    config = inputs.run_config(vars(gan), inputs.parse_args(vars(gan), []))
-    config.update(ITERATIONS=10, DATA="mnist")
-    run = safekeeping.Run(gan.build_gan(), config)
+    run = safekeeping.Run(gan.build_gan(), dict(vars(gan), ITERATIONS=10, DATA="mnist"))
     for _ in range(3):
         run.record(0.5, 0.5, 0.7)
-    run.save_checkpoint(2)
+    run.save_checkpoint()
     return scratch
 
 
@@ -220,7 +216,7 @@ def test_a_folder_of_mnist_pngs_trains_as_the_same_images_from_the_npz(
         ("npz", [], npz),
     ]:
         (tmp_path / name).mkdir()
-        result = run_gan(args + extra, tmp_path / name, mnist=data_file)
+        result = run(GAN, args + extra, tmp_path / name, MNIST_PATH=data_file or "")
         assert result.returncode == 0, result.stderr[-3000:]
         runs[name] = log_lines(result.stdout), csv_rows(tmp_path / name)
     assert len(runs["folder"][0]) == 3
@@ -249,7 +245,7 @@ def test_a_colour_folder_trains_and_its_pictures_are_in_colour(colour_run):
         picture = Image.open(colour_run / gan.IMAGES_DIR / name).convert("RGB")
         channels = np.asarray(picture).astype(int)
         assert np.abs(channels[..., 0] - channels[..., 1]).max() > 30, name  # not grey
-    settings = safekeeping.read_checkpoint(colour_run / gan.CHECKPOINT_PATH)["settings"]
+    settings = safekeeping.read_checkpoint(colour_run / CHECKPOINT)["settings"]
     assert settings["IMG_SHAPE"] == [12, 16, 3]
     assert settings["DATA"] == str(colour_run / "pictures")
 

@@ -77,9 +77,9 @@ def test_phases_raise_no_trainable_warning(phase_report):
     assert not [m for m in phase_report["warnings"] if "trainable" in m]
 
 
-def test_train_on_batch_returns_this_batchs_loss_and_accuracy_not_a_running_mean():
+def test_losses_of_batch_are_this_batchs_loss_and_accuracy_not_a_running_mean():
     """Before Keras 3.15, train_on_batch returned means over every call since compile;
-    gan.train_on_batch must give each batch's own, on every Keras it accepts."""
+    gan.losses_of_batch must give each batch's own, on every Keras it accepts."""
     keras.utils.set_random_seed(0)
     discriminator = gan.build_discriminator()
     rng = np.random.default_rng(0)
@@ -91,6 +91,6 @@ def test_train_on_batch_returns_this_batchs_loss_and_accuracy_not_a_running_mean
             keras.losses.binary_crossentropy(labels, before)
         )
         accuracy = np.mean((before > 0.5) == labels)
-        loss, acc = gan.train_on_batch(discriminator, images, labels)
+        loss, acc = gan.losses_of_batch(discriminator, images, labels)
         assert np.isclose(loss, bce.mean(), rtol=1e-4), step
         assert acc == accuracy, step

@@ -2,8 +2,6 @@
 An untrained generator and a few synthetic digits; the slow ones use real MNIST."""
 
 import os
-import subprocess
-import sys
 import time
 
 import keras
@@ -15,11 +13,7 @@ import evaluate
 import gan
 import inputs
 import sample
-from conftest import (
-    child_env,
-    save_generator,
-    stopped_with_ctrl_c,
-)
+from helpers import ROOT, run, save_generator, stop_with_ctrl_c
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PICTURES = sample.PICTURES
@@ -135,18 +129,11 @@ def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnis
 
 @pytest.mark.slow
 def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
-    def run(script, *args):
-        return subprocess.run(
-            [sys.executable, os.path.join(REPO, script), *args],
-            cwd=tmp_path,
-            env=child_env(MNIST_PATH=mnist_path),  # on TensorFlow
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+    def run_script(script, *args):
+        return run(ROOT / script, args, tmp_path, MNIST_PATH=mnist_path, timeout=300)
 
     started = time.monotonic()
-    result = run("sample.py", generator_path)
+    result = run_script("sample.py", generator_path)
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 120
     assert result.stdout.startswith(f"Wrote {gan.IMAGES_DIR}/samples.png")
@@ -157,7 +144,7 @@ def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
         ("sample.py", "--n", "0"),
         ("evaluate.py", "no.keras", ""),
     ]:
-        result = run(script, *filter(None, [bad, says]))
+        result = run_script(script, *filter(None, [bad, says]))
         assert result.returncode != 0 and result.stdout == ""
         assert result.stderr.strip().splitlines()[-1].startswith(f"{script}: error: ")
         assert "Traceback" not in result.stderr
@@ -167,8 +154,13 @@ def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
 def test_ctrl_c_says_its_files_are_whole(tmp_path, generator_path, mnist_path):
     # Stopped while it draws (the platform line comes after the checks, before the
     # pictures): a picture is there whole or not at all.
-    status, out, err = stopped_with_ctrl_c(
-        "sample.py", [generator_path], tmp_path, mnist_path, after="Keras ", wait=0
+    status, out, err = stop_with_ctrl_c(
+        ROOT / "sample.py",
+        [generator_path],
+        tmp_path,
+        "Keras ",
+        0,
+        MNIST_PATH=mnist_path,
     )
     assert (status, out) == (130, "")  # 128 + SIGINT
     assert err[-1] == "sample.py: stopped; its files are whole"

@@ -9,7 +9,16 @@ from PIL import Image
 
 import gan
 import safekeeping
-from helpers import GAN, RUN_ARGS, backends, csv_rows, generator_weights, log_lines, run
+from helpers import (
+    CHECKPOINT,
+    GAN,
+    RUN_ARGS,
+    backends,
+    csv_rows,
+    generator_weights,
+    log_lines,
+    run,
+)
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
@@ -74,7 +83,7 @@ def test_saves_grids_csv_gif_and_the_trained_generator(straight_run):
     generator = keras.saving.load_model(cwd / gan.MODEL_DIR / "generator.keras")
     assert generator.predict_on_batch(gan.sample_noise(8)).shape == (8, *gan.IMG_SHAPE)
     # The weights of the last iteration, as the checkpoint holds them
-    checkpoint = safekeeping.read_checkpoint(str(cwd / gan.CHECKPOINT_PATH))
+    checkpoint = safekeeping.read_checkpoint(str(cwd / CHECKPOINT))
     assert checkpoint["iteration"] == 59
     for i, weights in enumerate(generator.get_weights()):
         assert np.array_equal(weights, checkpoint[f"generator/{i}"])
