@@ -76,6 +76,7 @@ def start(script, args=(), cwd=None, backend="tensorflow", **env):
         cwd=cwd,
         env=child_env(backend, **env),
         stdin=subprocess.DEVNULL,  # not the terminal pytest runs in
+        start_new_session=True,  # nor its process group: a test may signal this one
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

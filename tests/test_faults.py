@@ -43,7 +43,8 @@ from helpers import (
 
 @pytest.fixture(scope="module")
 def stopped_by_sigterm(tmp_path_factory, mnist_path):
-    """A run stopped by SIGTERM after its first log line. It was started from another
+    """A run stopped by SIGTERM after its first log line, sent to it and its process
+    group at once, as GNU timeout does: one request. It was started from another
     folder, with paths that hold spaces: the printed command must still work when
     pasted into the same terminal."""
     top = tmp_path_factory.mktemp("sigterm")
@@ -56,6 +57,7 @@ def stopped_by_sigterm(tmp_path_factory, mnist_path):
     process = start(script, args, cwd)
     first = wait_for_line(process)
     process.send_signal(signal.SIGTERM)
+    os.killpg(process.pid, signal.SIGTERM)  # its own group: start() made it one
     rest, err = process.communicate(timeout=300)
     return cwd, script, args, process.returncode, "".join(first) + rest, err
 
@@ -170,6 +172,7 @@ def test_a_stop_in_process_writes_the_checkpoint_and_resumes_exactly(
     save_checkpoint = safekeeping.Run.save_checkpoint
 
     def another_ctrl_c_meanwhile(*args):
+        time.sleep(safekeeping.StopRequests.SAME_REQUEST)  # a second press, later
         os.kill(os.getpid(), signal.SIGINT)  # impatient: while the checkpoint is saved
         save_checkpoint(*args)
 
@@ -189,6 +192,16 @@ def test_a_stop_in_process_writes_the_checkpoint_and_resumes_exactly(
     monkeypatch.chdir(cwd)
     assert run_main([*argv, "--resume"], capsys)[0] == 0
     assert_same_run(cwd, reference)
+
+
+def test_one_request_delivered_twice_at_once_counts_once():
+    with safekeeping.StopRequests() as stop:
+        os.kill(os.getpid(), signal.SIGINT)  # GNU timeout: to the process,
+        os.kill(os.getpid(), signal.SIGINT)  # then to its group, at once
+        assert stop.signals == [signal.SIGINT]
+        time.sleep(stop.SAME_REQUEST)  # a person pressing Ctrl-C again: hurry
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.signals == [signal.SIGINT, signal.SIGTERM]
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import pytest
 
 import gan
 import inputs
+from helpers import run
 
 # The original's sizes and optimizer, whatever a learner edited at the top of gan.py.
 pytestmark = pytest.mark.usefixtures("original_constants")
@@ -106,3 +107,28 @@ def test_tensorflow_errors_are_not_hidden_for_the_run(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     inputs.load_keras()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+# TensorFlow brings up its devices at its first tensor; on a machine with CUDA's
+# libraries and no GPU it logs "failed call to cuInit" then, an error that is none.
+# Here the first tensor's device set-up writes such a line, as that machine would.
+NOISY_DEVICES = """
+import os
+from tensorflow.python.eager import context
+first = context.Context.ensure_initialized
+def noisy(self):
+    if self._context_handle is None:
+        os.write(2, b"E0000 cuda_platform.cc:52] failed call to cuInit\\n")
+    return first(self)
+context.Context.ensure_initialized = noisy
+import gan
+gan.build_gan()
+"""
+
+
+@pytest.mark.slow
+def test_the_device_probe_happens_while_start_up_is_quiet():
+    pytest.importorskip("tensorflow")
+    result = run(NOISY_DEVICES)  # on TensorFlow
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cuInit" not in result.stderr
