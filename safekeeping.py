@@ -1,8 +1,7 @@
-"""What keeps a run of gan.py safe and watchable, beside the GAN itself: files written
-aside and renamed into place, one run per folder, stop requests, a progress line, the
-losses, the GIF, and checkpoints that continue a run exactly. The Run ties them to the
-loop. Each function takes the settings it needs: gan.py's constants, as the run has
-them (inputs.settings_for_run).
+"""What keeps a run of gan.py safe and watchable: files written aside and renamed into
+place, one run per folder, the losses and the GIF, checkpoints that continue a run
+exactly, stop requests, a progress line, and the Run that ties them to the loop. The
+settings are gan.py's constants, as the run has them (inputs.settings_for_run).
 """
 
 import contextlib
@@ -32,9 +31,9 @@ TEMPORARY_PREFIX = ".tmp-"  # then the process id: each run writes its own names
 
 @contextlib.contextmanager
 def atomic_write(path, sync=False):
-    """Yields a temporary path beside `path`, with its extension, and renames it into
-    place once written, synced to the disk if `sync` (a checkpoint, for a power cut).
-    On any failure `path` stays as it was; an OSError becomes one sentence naming it."""
+    """Yields a temporary path beside `path` and renames it into place once written,
+    synced first if `sync` (for a power cut). On any failure `path` stays as it was;
+    an OSError becomes one sentence naming it."""
     folder, name = os.path.split(os.fspath(path))
     temporary = os.path.join(folder, f"{TEMPORARY_PREFIX}{os.getpid()}-{name}")
     try:
@@ -69,9 +68,9 @@ def save_figure(fig, path, show=False):
 
 @contextlib.contextmanager
 def output_folders(*folders):
-    """Creates and checks the folders and holds a lock in each while the block runs,
-    refusing if another run holds one. The system drops a lock when its process ends,
-    however it ends; what a killed run left half-written is then cleared."""
+    """Creates and checks the folders and locks each while the block runs, refusing if
+    another run holds a lock. A lock ends with its process, however it ends; what a
+    killed run left half-written is then cleared."""
     inputs.make_output_dirs(folders)
     with contextlib.ExitStack() as stack:
         for folder in dict.fromkeys(os.path.realpath(f) for f in folders):
@@ -96,7 +95,7 @@ def output_folders(*folders):
 
 
 # -----------------------------------------------------------------------------
-# What a run writes as it goes: its losses (a CSV and a plot), and at the end a GIF
+# What a run writes as it goes: its losses (a CSV and a plot), at the end a GIF
 
 
 def write_losses_csv(history, path):
@@ -125,7 +124,7 @@ def plot_losses(history, path, show=False):
 
 
 def write_gif(folder, iterations, frame_ms, colour):
-    """The grids of these iterations that exist, in order, each frame labelled."""
+    """The grids of these iterations, in order, each frame labelled."""
     frames = []
     for i in iterations:
         grid = os.path.join(folder, f"{i}.png")
@@ -140,7 +139,7 @@ def write_gif(folder, iterations, frame_ms, colour):
 
 # -----------------------------------------------------------------------------
 # Checkpoints: weights, optimizer slots, random state, losses and the settings that
-# decide what is computed (a resumed run must keep them), to continue a run exactly.
+# decide what is computed (a resumed run must keep them): a run continues exactly.
 
 KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
 KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE", "DATA")
@@ -215,8 +214,8 @@ def restore_checkpoint(checkpoint, models, settings):
 
 def checkpoint_to_continue(settings):
     """The checkpoint that RESUME continues, if its settings are this run's; None for
-    a run from scratch, which an unfinished run's checkpoint refuses unless START_OVER;
-    False, once said, when no work is left."""
+    a run from scratch, which an unfinished run refuses unless START_OVER; False,
+    once said, when no work is left."""
     path, iterations = checkpoint_path(settings), settings["ITERATIONS"]
     if settings["START_OVER"] or not (settings["RESUME"] or os.path.exists(path)):
         return None
@@ -263,8 +262,8 @@ def checkpoint_to_continue(settings):
 class StopRequests:
     """While in effect, Ctrl-C or SIGTERM (a notebook's stop button too) is counted,
     not raised: the first asks the loop to stop after this iteration, a later one to
-    hurry. A signal within SAME_REQUEST seconds of the last one counted is that one,
-    delivered twice (GNU timeout signals the process, then its group)."""
+    hurry. One within SAME_REQUEST seconds of the last counted is that one again (GNU
+    timeout signals the process, then its group)."""
 
     SAME_REQUEST = 0.2
 

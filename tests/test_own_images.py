@@ -287,11 +287,8 @@ def test_evaluate_and_sample_on_a_colour_folder_without_labels_or_test_split(
 ):
     monkeypatch.chdir(colour_run)
     monkeypatch.setattr(gan, "IMG_SHAPE", (28, 28, 1))  # the checkpoint's is used
-    evaluate.main([])
-    table = capsys.readouterr().out
-    assert "no test images: Parzen, FID and memorization left out" in table
-    assert "no labels: the classifier's figures (score, FID, classes) left out" in table
-    assert "| Real pictures (x_train[:8]) |" in table
+    evaluate.main([])  # says so, and ends without an error
+    assert capsys.readouterr().out.startswith("Nothing to measure: every figure needs")
     sample.main(["--n", "2"])
     picture = Image.open(colour_run / sample.OUTPUT_DIR / "samples.png").convert("RGB")
     channels = np.asarray(picture).astype(int)

@@ -206,7 +206,8 @@ def test_a_run_resumes_under_another_backend(
     args = [*RUN_ARGS, "--resume", "--iterations", "70"]
     result = run(GAN, args, tmp_path, backend, MNIST_PATH=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert {"jax": "JAX", "torch": "PyTorch"}[backend] in result.stdout.splitlines()[0]
+    platform = result.stdout.splitlines()[1]  # after the line of what was read
+    assert {"jax": "JAX", "torch": "PyTorch"}[backend] in platform
     assert log_lines(result.stdout)[0].startswith("60 [D loss")
     rows = csv_rows(tmp_path)
     assert rows[:61] == csv_rows(straight) and len(rows) == 71

@@ -13,6 +13,7 @@ from helpers import (
     CHECKPOINT,
     GAN,
     RUN_ARGS,
+    loaded,
     backends,
     csv_rows,
     generator_weights,
@@ -49,7 +50,12 @@ def test_logs_each_iterations_own_losses(straight_run):
     iteration's D accuracy is a share of its 2 x 32 images, and the log line
     prints the CSV's row."""
     cwd, lines, stdout = straight_run
-    assert stdout.startswith("Keras ")  # the start-up line: versions and device
+    read, platform = stdout.splitlines()[:2]  # what was read, then what it runs on
+    assert (
+        read
+        == "Read 60,000 pictures from mnist at (28, 28, 1): 60,000 train, 10 classes"
+    )
+    assert platform.startswith("Keras ")  # versions and device
     rows = csv_rows(cwd)[1:]
     for row in rows:
         correct = float(row[2]) * 2 * gan.BATCH_SIZE
@@ -95,7 +101,7 @@ def test_both_networks_learn_on_real_data(mnist_path, original_constants):
     With the discriminator frozen by mistake, D stays near chance and its weights
     never move; with the generator frozen, its images stay grey noise.
     """
-    x_train = gan.load_images("mnist", mnist_path)
+    x_train = loaded("mnist", MNIST_PATH=mnist_path)
     keras.utils.set_random_seed(3)
     generator, discriminator, combined = gan.build_gan()
     real_mean = x_train[:5000].mean(axis=0)
