@@ -82,9 +82,8 @@ FASHION_MNIST_PATH = os.environ.get("FASHION_MNIST_PATH", "")
 # tanh output, so that real and generated images look alike to D. The noise is
 # z ~ N(0, 1), as in the notes.
 
+
 # %%
-
-
 def load_images():
     """The training images of DATA, fitted to IMG_SHAPE and scaled to [-1, 1], and
     the line that says what was read."""
@@ -108,9 +107,8 @@ def sample_noise(n):
 # z -> three Dense layers of 256, 512 and 1,024 units, each with LeakyReLU and
 # BatchNormalization -> one pixel per output, tanh -> an image of IMG_SHAPE.
 
+
 # %%
-
-
 def build_generator():
     noise = keras.Input(shape=(LATENT_DIM,))
     x = noise
@@ -129,9 +127,8 @@ def build_generator():
 # An image -> two Dense layers of 512 and 256 units with LeakyReLU -> the probability
 # that it is real. It is compiled on its own: it learns in its own phase.
 
+
 # %%
-
-
 def build_discriminator():
     img = keras.Input(shape=IMG_SHAPE)
     x = layers.Flatten()(img)
@@ -160,9 +157,8 @@ def build_discriminator():
 # that order leaves D frozen in its own phase too: a naive port prints losses and
 # saves pictures while D never learns. Here each phase sets the flag itself.
 
+
 # %%
-
-
 def build_combined(generator, discriminator):
     z = keras.Input(shape=(LATENT_DIM,))
     validity = discriminator(generator(z))
@@ -190,9 +186,8 @@ def build_gan():
 # through the frozen D, from fresh noise labelled real. Each phase says which weights
 # it may move before it trains.
 
+
 # %%
-
-
 def losses_of_batch(model, x, y):
     """This batch's loss (and accuracy), as Keras 3.15 returns them. Before 3.15
     train_on_batch returned the means over every call since compile, so there the
@@ -237,9 +232,8 @@ def train_iteration(generator, discriminator, combined, x_train, batch_size):
 # notebook). By default every grid comes from the same 25 latent points, so that
 # one set of digits is seen forming.
 
+
 # %%
-
-
 def sample_images(generator, iteration, noise=None):
     """Saves images/<iteration>.png; `noise` (25 latent points) defaults to fresh."""
     if noise is None:
@@ -264,9 +258,8 @@ def sample_images(generator, iteration, noise=None):
 # writes a checkpoint every CHECKPOINT_INTERVAL iterations, and stops cleanly after
 # the current iteration on Ctrl-C (or a notebook's stop button).
 
+
 # %%
-
-
 def train(x_train, checkpoint=None):
     """Trains from scratch, or on from `checkpoint`; returns the safekeeping.Run,
     which says where it ended and why."""
