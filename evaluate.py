@@ -20,8 +20,7 @@ from collections import namedtuple
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
 
-# Before Keras loads. A Ctrl-C may end it at any time: its files are written aside.
-if __name__ == "__main__":
+if __name__ == "__main__":  # before Keras loads; what it writes goes aside first
     inputs.ExitOnStop("stopped; its files are whole")
 inputs.load_keras()
 import keras
@@ -47,8 +46,7 @@ PARZEN_BATCH = 500  # test points per matrix product: 500 x 10,000 float64 is 40
 REAL_SAMPLES = slice(0, 10000)
 CLASSIFIER_IMAGES = slice(10000, None)
 
-# The digit classifier: trained once, seeded, must reach 99% on MNIST's test images.
-CLASSIFIER_SEED = 2014
+CLASSIFIER_SEED = 2014  # the digit classifier: trained once, seeded, then cached
 CLASSIFIER_EPOCHS = 10  # 99.4% test accuracy
 CLASSIFIER_BATCH_SIZE = 128
 MIN_TEST_ACCURACY = 0.99
@@ -60,25 +58,20 @@ PREDICT_BATCH = 500  # images per call of the generator or the classifier
 NEIGHBOUR_BATCH = 500  # queries per matrix product: 500 x 60,000 float32 is 120 MB
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # a folder: its name
 
-# Goodfellow et al. (2014), Table 1, MNIST: Parzen log-likelihood and standard error.
-PAPER_TABLE_1 = {
+PAPER_TABLE_1 = {  # Goodfellow et al. (2014), Table 1, MNIST: log-likelihood, its SE
     "Adversarial nets": (225, 2), "Deep GSN": (214, 1.1),
     "DBN": (138, 2), "Stacked CAE": (121, 1.6),
 }  # fmt: skip
 
-# Which figures the data allow: the test images' (Parzen, FID, memorization), the
-# classifier's (labels, on images big enough for it); a line for each kind left out.
-Available = namedtuple("Available", "test classifier left_out")
-# The training images' slices: the real row's, the classifier's, sigma's validation.
-TrainingParts = namedtuple("TrainingParts", "real classifier validation")
+Available = namedtuple("Available", "test classifier left_out")  # what the data allow
+TrainingParts = namedtuple("TrainingParts", "real classifier validation")  # x_train's
 
 
 def log(message):
     print(message, file=sys.stderr, flush=True)  # stdout holds only the figures
 
 
-# -----------------------------------------------------------------------------
-# Data as uint8, flattened to [0, 1] only where a figure needs it; the generator
+# --- Data as uint8, flattened to [0, 1] only where a figure needs it; the generator
 def load_data(data, shape, path=""):
     """Both splits, labels where the data have them; a folder's shuffled (seed 0)."""
     arrays = inputs.read_data(data, shape, path, ("train", "test"), True)
@@ -172,8 +165,7 @@ def images_from_noise(generator, noise):
     return 0.5 * images + 0.5
 
 
-# -----------------------------------------------------------------------------
-# Parzen window log-likelihood (Goodfellow et al. 2014, after Breuleux et al. 2011)
+# --- Parzen window log-likelihood (Goodfellow et al. 2014, after Breuleux et al. 2011)
 def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
     """log p(x) = logmeanexp_j(-|x - mu_j|^2 / (2 sigma^2)) - D log(sigma sqrt(2 pi))
     for each row x of x and each sigma, mu_j the rows of centres: shape (len(sigmas),
@@ -209,8 +201,7 @@ def parzen_score(centres, validation, test):
     return {"parzen_ll": float(ll.mean()), "parzen_se": se, "parzen_sigma": sigma}
 
 
-# -----------------------------------------------------------------------------
-# The digit classifier (a small convnet, trained once and cached) and its figures
+# --- The digit classifier (a small convnet, trained once and cached) and its figures
 def build_classifier(shape=gan.IMG_SHAPE, num_classes=10):
     images = keras.Input(shape=shape)
     x = layers.Conv2D(32, 3, activation="relu")(images)
@@ -276,9 +267,8 @@ def classifier_outputs(classifier, images):
     """(penultimate features, class probabilities) for rows of pixels in [0, 1]."""
     features = classifier.get_layer(FEATURES_LAYER).output
     images = np.asarray(images, "float32").reshape(-1, *classifier.input_shape[1:])
-    outputs = keras.Model(classifier.inputs, [features, classifier.output]).predict(
-        images, batch_size=PREDICT_BATCH, verbose=0
-    )
+    both = keras.Model(classifier.inputs, [features, classifier.output])
+    outputs = both.predict(images, batch_size=PREDICT_BATCH, verbose=0)
     return tuple(np.asarray(x, "float64") for x in outputs)
 
 
@@ -321,8 +311,7 @@ def class_balance(probabilities):
     return {"classes_covered": int(np.sum(h >= COVERAGE)), "kl_uniform": kl}
 
 
-# -----------------------------------------------------------------------------
-# Nearest training images: does the generator copy its training set?
+# --- Nearest training images: does the generator copy its training set?
 def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
     """(index, L2 distance) of each query's nearest reference: the argmin of |b|^2 - 2ab
     (|a|^2 is the same for all of a query's references) in float32, round-off moving
@@ -347,8 +336,7 @@ def memorization(samples, train, test):
     return {"samples": ours, "test_images": unseen, "ratio": ours / unseen}
 
 
-# -----------------------------------------------------------------------------
-# The whole evaluation, and its Markdown tables, ready for the README
+# --- The whole evaluation, and its Markdown tables, ready for the README
 def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
     """Every figure the data allow, for N_SAMPLES samples and for the real row."""
     x_train, can = data["x_train"], available(data)
@@ -457,19 +445,20 @@ def format_table(figures, generator_path):
     return "\n".join(lines)
 
 
-def add_generator_arguments(parser):
+def generator_parser(doc):
     """GENERATOR, --seed, --data, the datasets' paths: evaluate.py's and sample.py's."""
+    parser = inputs.ArgumentParser(description=doc.splitlines()[0])
     add = parser.add_argument
     add("generator", nargs="?", default=GENERATOR_PATH, help="default %(default)s")
     add("--seed", type=int, default=SEED, help="noise seed (default %(default)s)")
     add("--data", help="the run's DATA (default: its checkpoint's, else gan.py's)")
     for constant in inputs.KERAS_DATASETS.values():  # --mnist-path: MNIST_PATH
         add(inputs.flag(constant), default=getattr(gan, constant), help=constant)
+    return parser
 
 
 def run_data(args):
-    """(DATA, IMG_SHAPE, the dataset's .npz) of the generator's run, from the
-    checkpoint gan.py writes beside it, else gan.py's constants; --data overrides."""
+    """(DATA, IMG_SHAPE, .npz) of the generator's run: its checkpoint's, or gan.py's."""
     inputs.check_whole_number("--seed", args.seed, *inputs.RANGES["SEED"])
     checkpoint = os.path.join(os.path.dirname(args.generator), "checkpoint.npz")
     saved = {}
@@ -482,8 +471,7 @@ def run_data(args):
 
 
 def main(argv=None):
-    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    add_generator_arguments(parser)
+    parser = generator_parser(__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     # The cheap checks first: a wrong path fails in a second, not after training.

@@ -16,8 +16,7 @@ import sys
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
 
-# Before Keras loads. A Ctrl-C may end it at any time: its files are written aside.
-if __name__ == "__main__":
+if __name__ == "__main__":  # before Keras loads; what it writes goes aside first
     inputs.ExitOnStop("stopped; its files are whole")
 inputs.load_keras()
 import evaluate
@@ -135,8 +134,7 @@ def nearest_figure(samples, neighbours, distances, seed):
 
 
 def main(argv=None):
-    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    evaluate.add_generator_arguments(parser)  # GENERATOR, --seed, --mnist-path
+    parser = evaluate.generator_parser(__doc__)  # GENERATOR, --seed, --data, paths
     help = f"samples.png is n x n samples (default {GRID_SIZE})"
     parser.add_argument("--n", type=int, default=GRID_SIZE, help=help)
     args = parser.parse_args(argv)
