@@ -1,18 +1,13 @@
 """How good are the GAN's samples? By the GAN paper's measure and a digit classifier's.
 
-Goodfellow et al. (2014), "Generative Adversarial Nets", Table 1, scored MNIST
-generators with a Gaussian Parzen window: fit it to 10,000 generated samples, report
-the mean log-likelihood of the 10,000 MNIST test images under it. This script repeats
-that protocol for a generator saved by gan.py, and adds four figures from a small
-digit classifier (trained once, cached in saved_model/): the classifier score (the
-Inception Score with this classifier), the Frechet distance of its features (FID with
-this classifier), how many classes the samples cover, and how far the histogram of
-their classes is from uniform. Real images that the classifier never saw, scored the
-same way, give the ceiling. Last, whether the generator copies its training set: how
-close its samples come to their nearest training image, beside unseen test images.
-
-`python evaluate.py [GENERATOR]` prints Markdown tables, `--json` one JSON object, to
-stdout; what it runs on and its progress go to stderr.
+Goodfellow et al. (2014), Table 1, scored MNIST generators by the mean log-likelihood
+of the 10,000 test images under a Gaussian Parzen window fitted to 10,000 samples; this
+script repeats that for a generator saved by gan.py. A small digit classifier, trained
+once and cached, adds the Inception Score and FID with its features, the classes the
+samples cover and their histogram's distance from uniform; real images it never saw,
+scored alike, give the ceiling. Last: do the samples copy their nearest training image?
+`python evaluate.py [GENERATOR]` prints Markdown tables (`--json`: JSON) to stdout, what
+it runs on and its progress to stderr.
 """
 
 import contextlib
@@ -25,9 +20,7 @@ from collections import namedtuple
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
 
-# Before Keras loads. A Ctrl-C ends it at any time: every file it writes is written
-# aside, then renamed into place.
-if __name__ == "__main__":
+if __name__ == "__main__":  # before Keras loads; what it writes goes aside first
     inputs.ExitOnStop("stopped; its files are whole")
 inputs.load_keras()
 import keras
@@ -37,12 +30,9 @@ import gan
 import safekeeping
 from inputs import InputError
 
-# -----------------------------------------------------------------------------
-# Constants
-
 GENERATOR_PATH = os.path.join(gan.MODEL_DIR, "generator.keras")
-SEED = 1337  # the noise the samples come from: same generator, same seed, same figures
-N_SAMPLES = 10000  # generated images: the Parzen centres and the classifier's inputs
+SEED = 1337  # same generator, same seed, same figures
+N_SAMPLES = 10000  # the Parzen centres and the classifier's inputs
 
 # The paper's protocol (Goodfellow's parzen_ll.py): sigma from this grid, chosen by the
 # mean log-likelihood of training images 50,000-50,999.
@@ -56,48 +46,40 @@ PARZEN_BATCH = 500  # test points per matrix product: 500 x 10,000 float64 is 40
 REAL_SAMPLES = slice(0, 10000)
 CLASSIFIER_IMAGES = slice(10000, None)
 
-# The digit classifier: trained once, seeded, must reach 99% on MNIST's test images;
-# cached in MODEL_DIR under a name drawn from the data, their classes and shape.
-CLASSIFIER_SEED = 2014
+CLASSIFIER_SEED = 2014  # the digit classifier: trained once, seeded, then cached
 CLASSIFIER_EPOCHS = 10  # 99.4% test accuracy
 CLASSIFIER_BATCH_SIZE = 128
 MIN_TEST_ACCURACY = 0.99
 FEATURES_LAYER = "features"  # the penultimate layer: what the Frechet distance compares
-NUM_CLASSES = 10
 MIN_CLASSIFIER_SIZE = 10  # pixels a side: what its two convolutions and poolings need
 COVERAGE = 0.01  # a class counts as covered when it gets at least 1% of the samples
 FEW_IMAGES = 200  # fewer, and FID's 128 features or a class's 1% mean little
 PREDICT_BATCH = 500  # images per call of the generator or the classifier
 NEIGHBOUR_BATCH = 500  # queries per matrix product: 500 x 60,000 float32 is 120 MB
-
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # a folder: its name
 
-# Goodfellow et al. (2014), Table 1, MNIST: Parzen log-likelihood and standard error.
-PAPER_TABLE_1 = {
-    "Adversarial nets": (225, 2),
-    "Deep GSN": (214, 1.1),
-    "DBN": (138, 2),
-    "Stacked CAE": (121, 1.6),
-}
+PAPER_TABLE_1 = {  # Goodfellow et al. (2014), Table 1, MNIST: log-likelihood, its SE
+    "Adversarial nets": (225, 2), "Deep GSN": (214, 1.1),
+    "DBN": (138, 2), "Stacked CAE": (121, 1.6),
+}  # fmt: skip
+
+Available = namedtuple("Available", "test classifier left_out")  # what the data allow
+TrainingParts = namedtuple("TrainingParts", "real classifier validation")  # x_train's
 
 
 def log(message):
     print(message, file=sys.stderr, flush=True)  # stdout holds only the figures
 
 
-# -----------------------------------------------------------------------------
-# Data as uint8, flattened to [0, 1] only where a figure needs it; the generator
-
-
+# --- Data as uint8, flattened to [0, 1] only where a figure needs it; the generator
 def load_data(data, shape, path=""):
-    """inputs.read_data's splits, with labels where the data have them; a folder's
-    training images in a fixed shuffled order (seed 0)."""
+    """Both splits, labels where the data have them; a folder's shuffled (seed 0)."""
     arrays = inputs.read_data(data, shape, path, ("train", "test"), True)
     n_train = len(arrays["x_train"])
     if data not in inputs.KERAS_DATASETS:  # sorted by class: training_parts' slices
         order = np.random.default_rng(0).permutation(n_train)  # need a mix of all
         arrays.update({k: arrays[k][order] for k in arrays if k.endswith("train")})
-    if data in inputs.KERAS_DATASETS and n_train < VALIDATION.stop:
+    elif n_train < VALIDATION.stop:
         where = inputs.shown(path) if path else f"keras.datasets.{data}"
         raise InputError(
             f"{data} file {where} has {n_train} training images; the Parzen protocol "
@@ -105,11 +87,6 @@ def load_data(data, shape, path=""):
             f"{inputs.with_flag(inputs.KERAS_DATASETS[data])}"
         )
     return arrays
-
-
-# Which figures the data allow: the test images' (Parzen, FID, memorization), the
-# classifier's (labels, on images big enough for it); a line for each kind left out.
-Available = namedtuple("Available", "test classifier left_out")
 
 
 def available(arrays):
@@ -120,10 +97,6 @@ def available(arrays):
         why = "images too small for it" if labels else "no labels"
         lines.append(f"{why}: the classifier's figures (score, FID, classes) left out")
     return Available(test, labels and big_enough, lines)
-
-
-# The training images' slices: the real row's, the classifier's, sigma's validation.
-TrainingParts = namedtuple("TrainingParts", "real classifier validation")
 
 
 def training_parts(n):
@@ -161,15 +134,13 @@ def load_generator(path, shape=gan.IMG_SHAPE):
     inputs.check_readable_file(path, "generator file", fix)
     damaged = f"generator file {inputs.shown(path)} is damaged or not a Keras model"
     generator = load_model(path, damaged, "pass the generator.keras that gan.py saves")
-    expected_in, expected_out = (None, gan.LATENT_DIM), (None, *shape)
-    try:
-        shape_in, shape_out = generator.input_shape, generator.output_shape
-    except (AttributeError, ValueError, RuntimeError):
-        shape_in = shape_out = "unknown"
-    if (shape_in, shape_out) != (expected_in, expected_out):
+    expected, found = ((None, gan.LATENT_DIM), (None, *shape)), ("unknown",) * 2
+    with contextlib.suppress(AttributeError, ValueError, RuntimeError):
+        found = generator.input_shape, generator.output_shape
+    if found != expected:
         raise InputError(
-            f"generator file {inputs.shown(path)} maps {shape_in} to {shape_out}; "
-            f"this GAN's generator maps {expected_in} noise to {expected_out} images"
+            f"generator file {inputs.shown(path)} maps {found[0]} to {found[1]}; "
+            f"this GAN's generator maps {expected[0]} noise to {expected[1]} images"
         )
     return generator
 
@@ -181,9 +152,7 @@ def latent_points(n, seed):
 
 
 def images_from_noise(generator, noise):
-    """The generator's images of these latent points as rows of pixels in [0, 1],
-    float64, in inference mode (BatchNorm's moving statistics). A plain call, as
-    predict() spends a second tracing a function."""
+    """Float64 rows in [0, 1], in inference mode; called, not predict(): no tracing."""
     starts = range(0, len(noise), PREDICT_BATCH)
     images = [generator(noise[i : i + PREDICT_BATCH], training=False) for i in starts]
     images = np.concatenate([keras.ops.convert_to_numpy(x) for x in images])
@@ -196,10 +165,7 @@ def images_from_noise(generator, noise):
     return 0.5 * images + 0.5
 
 
-# -----------------------------------------------------------------------------
-# Parzen window log-likelihood (Goodfellow et al. 2014, after Breuleux et al. 2011)
-
-
+# --- Parzen window log-likelihood (Goodfellow et al. 2014, after Breuleux et al. 2011)
 def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
     """log p(x) = logmeanexp_j(-|x - mu_j|^2 / (2 sigma^2)) - D log(sigma sqrt(2 pi))
     for each row x of x and each sigma, mu_j the rows of centres: shape (len(sigmas),
@@ -235,11 +201,8 @@ def parzen_score(centres, validation, test):
     return {"parzen_ll": float(ll.mean()), "parzen_se": se, "parzen_sigma": sigma}
 
 
-# -----------------------------------------------------------------------------
-# The digit classifier (a small convnet, trained once and cached) and its figures
-
-
-def build_classifier(shape=gan.IMG_SHAPE, num_classes=NUM_CLASSES):
+# --- The digit classifier (a small convnet, trained once and cached) and its figures
+def build_classifier(shape=gan.IMG_SHAPE, num_classes=10):
     images = keras.Input(shape=shape)
     x = layers.Conv2D(32, 3, activation="relu")(images)
     x = layers.MaxPooling2D()(x)
@@ -255,7 +218,7 @@ def build_classifier(shape=gan.IMG_SHAPE, num_classes=NUM_CLASSES):
     return classifier
 
 
-def train_classifier(x_train, y_train, num_classes=NUM_CLASSES):
+def train_classifier(x_train, y_train, num_classes):
     keras.utils.set_random_seed(CLASSIFIER_SEED)
     classifier = build_classifier(x_train.shape[1:], num_classes)
     log(f"Training the digit classifier: {CLASSIFIER_EPOCHS} epochs, then cached.")
@@ -277,8 +240,7 @@ def classifier_path(data, shape, arrays):
 
 
 def load_or_train_classifier(data, path):
-    """The cached classifier at path; first trained on the classifier's share of the
-    training images (training_parts) and saved there, if missing."""
+    """The classifier cached at path; if missing, trained on its training_parts."""
     num_classes = len(data["classes"])
 
     def check(model):
@@ -294,8 +256,7 @@ def load_or_train_classifier(data, path):
     x_train, y_train = data["x_train"], data["y_train"]
     part = training_parts(len(x_train)).classifier
     classifier = train_classifier(x_train[part], y_train[part], num_classes)
-    # Written beside and renamed into place: an interrupted save never leaves a
-    # half-written file that the next run would take for the cache.
+    # Aside, then renamed: a half-written file would pass for the cache next time.
     with safekeeping.atomic_write(path) as temporary:
         classifier.save(temporary)
     log(f"Saved the classifier to {path}.")
@@ -306,16 +267,14 @@ def classifier_outputs(classifier, images):
     """(penultimate features, class probabilities) for rows of pixels in [0, 1]."""
     features = classifier.get_layer(FEATURES_LAYER).output
     images = np.asarray(images, "float32").reshape(-1, *classifier.input_shape[1:])
-    outputs = keras.Model(classifier.inputs, [features, classifier.output]).predict(
-        images, batch_size=PREDICT_BATCH, verbose=0
-    )
+    both = keras.Model(classifier.inputs, [features, classifier.output])
+    outputs = both.predict(images, batch_size=PREDICT_BATCH, verbose=0)
     return tuple(np.asarray(x, "float64") for x in outputs)
 
 
 def classifier_score(probabilities):
-    """exp(mean over images of KL(p(y|x) || p(y))), p(y) the mean prediction: 1 when
-    every image gets the same prediction, NUM_CLASSES when each prediction is certain
-    and the classes are equally common. Rewards sharp, varied samples."""
+    """exp(mean over images of KL(p(y|x) || p(y))), p(y) the mean prediction: from 1
+    (the same prediction for all) to the classes' number (certain, equally common)."""
     p_yx = np.asarray(probabilities, dtype="float64")
     p_y = p_yx.mean(axis=0, keepdims=True)
     # 0 log 0 = 0: a class the classifier rules out adds nothing.
@@ -344,25 +303,19 @@ def trace_sqrt_product(cov_a, cov_b):
 
 
 def class_balance(probabilities):
-    """Of the histogram of the images' most probable classes: how many classes get at
-    least COVERAGE of the images (10: no missing mode), and its KL divergence from
-    uniform in nats (0 when balanced, log(10) = 2.30 for one digit)."""
+    """Of the histogram of the images' classes: how many get COVERAGE (10: no missing
+    mode), its KL divergence from uniform (0 when balanced, log(10) for one digit)."""
     predicted, n_classes = np.argmax(probabilities, axis=1), probabilities.shape[1]
     h = np.bincount(predicted, minlength=n_classes) / len(predicted)
     kl = float(np.sum(h[h > 0] * np.log(h[h > 0] * n_classes)))
     return {"classes_covered": int(np.sum(h >= COVERAGE)), "kl_uniform": kl}
 
 
-# -----------------------------------------------------------------------------
-# Nearest training images: does the generator copy its training set?
-
-
+# --- Nearest training images: does the generator copy its training set?
 def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
-    """(index, L2 distance) of each query's nearest reference, rows taken as float32.
-    The search is the argmin of |b|^2 - 2ab (|a|^2 is the same for all of a query's
-    references) in float32, batch_size queries at a time; the winner's distance is
-    then measured again in float64, exactly (0 for a query that finds itself).
-    Round-off moves a float32 score by about 1e-4 on MNIST (0.07 at most)."""
+    """(index, L2 distance) of each query's nearest reference: the argmin of |b|^2 - 2ab
+    (|a|^2 is the same for all of a query's references) in float32, round-off moving
+    a score by about 1e-4 on MNIST; the winner's distance in float64, exactly."""
     queries = np.asarray(queries, dtype="float32").reshape(len(queries), -1)
     references = np.asarray(references, dtype="float32").reshape(len(references), -1)
     references_sq = np.einsum("ij,ij->i", references, references)
@@ -376,21 +329,16 @@ def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
 
 
 def memorization(samples, train, test):
-    """The median L2 distance from each sample to its nearest training image, the same
-    for the test images, and their ratio (near or above 1: no closer than unseen real
-    images; well below 1: copies); all rows of pixels in [0, 1]."""
+    """The samples' and the test images' median distance to their nearest training
+    image, and their ratio (1 or more: as far as unseen images; far less: copies)."""
     distances = (nearest_neighbours(x, train)[1] for x in (samples, test))
     ours, unseen = (float(np.median(d)) for d in distances)
     return {"samples": ours, "test_images": unseen, "ratio": ours / unseen}
 
 
-# -----------------------------------------------------------------------------
-# The whole evaluation, and its Markdown tables, ready for the README
-
-
+# --- The whole evaluation, and its Markdown tables, ready for the README
 def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
-    """Every figure the data allow (available) for N_SAMPLES samples of noise seed
-    `seed` and for the real row; classifier: None where the data allow none."""
+    """Every figure the data allow, for N_SAMPLES samples and for the real row."""
     x_train, can = data["x_train"], available(data)
     parts = training_parts(len(x_train))
     real, validation = (to_unit_interval(x_train[p]) for p in parts[::2])
@@ -444,16 +392,12 @@ def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
     return {**figures, "data": name, "left_out": can.left_out, "caveats": caveats}
 
 
-def title_of(data):
-    return TITLES.get(data) or os.path.basename(os.path.normpath(data))
-
-
-def markdown_row(*cells):
-    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
-
-
 def format_table(figures, generator_path):
-    data, title, n_test = figures["data"], title_of(figures["data"]), figures["n_test"]
+    def markdown_row(*cells):
+        return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+    data, n_test = figures["data"], figures["n_test"]
+    title = TITLES.get(data) or os.path.basename(os.path.normpath(data))
     real_name, accuracy = figures["real"]["images"], figures["classifier_test_accuracy"]
     intro = (
         f"Samples: {figures['n_samples']:,} from {generator_path} (noise seed "
@@ -470,20 +414,16 @@ def format_table(figures, generator_path):
         intro += f" accuracy{'' if n_test else ' on the real row'} is {accuracy:.2%}"
 
     def figures_row(name, f):
-        parzen = (
-            f"{f['parzen_ll']:.1f} +- {f['parzen_se']:.1f}" if "parzen_ll" in f else ""
-        )
+        ll = f"{f['parzen_ll']:.1f} +- {f['parzen_se']:.1f}" if "parzen_ll" in f else ""
         columns = {"parzen_sigma": ".3f", "classifier_score": ".2f", "fid": ".2f"}
         columns.update(classes_covered="d", kl_uniform=".3f")
         cells = (format(f[k], form) if k in f else "" for k, form in columns.items())
-        return markdown_row(name, parzen, *cells)
+        return markdown_row(name, ll, *cells)
 
     lines = [
-        intro + ".",
-        "",
+        intro + ".\n",
         "| Model | Parzen log-likelihood | sigma | Classifier score | FID "
-        "| Classes covered | KL from uniform |",
-        "|---|---|---|---|---|---|---|",
+        "| Classes covered | KL from uniform |\n|---|---|---|---|---|---|---|",
         figures_row("This generator", figures),
         figures_row(f"Real {title} ({real_name})", figures["real"]),
     ]
@@ -495,36 +435,30 @@ def format_table(figures, generator_path):
         unseen = "digits" if data == "mnist" else "images"
         distances = (f"{d:.3f}" for d in figures["memorization"].values())
         lines += [
-            "",
-            "Memorization: the median L2 distance (pixels in [0, 1]) from each image "
+            "\nMemorization: the median L2 distance (pixels in [0, 1]) from each image "
             f"to its nearest of the {figures['n_train']:,} training images; a ratio "
             f"near or above 1 means no closer than unseen {unseen}, well below 1 means "
-            "copying.",
-            "",
-            "| Memorization | samples | test images | ratio |",
-            "|---|---|---|---|",
+            "copying.\n",
+            "| Memorization | samples | test images | ratio |\n|---|---|---|---|",
             markdown_row("This generator", *distances),
         ]
     return "\n".join(lines)
 
 
-# -----------------------------------------------------------------------------
-# Command line
-
-
-def add_generator_arguments(parser):
+def generator_parser(doc):
     """GENERATOR, --seed, --data, the datasets' paths: evaluate.py's and sample.py's."""
+    parser = inputs.ArgumentParser(description=doc.splitlines()[0])
     add = parser.add_argument
     add("generator", nargs="?", default=GENERATOR_PATH, help="default %(default)s")
     add("--seed", type=int, default=SEED, help="noise seed (default %(default)s)")
     add("--data", help="the run's DATA (default: its checkpoint's, else gan.py's)")
     for constant in inputs.KERAS_DATASETS.values():  # --mnist-path: MNIST_PATH
         add(inputs.flag(constant), default=getattr(gan, constant), help=constant)
+    return parser
 
 
 def run_data(args):
-    """(DATA, IMG_SHAPE, the dataset's .npz) of the generator's run, from the
-    checkpoint gan.py writes beside it, else gan.py's constants; --data overrides."""
+    """(DATA, IMG_SHAPE, .npz) of the generator's run: its checkpoint's, or gan.py's."""
     inputs.check_whole_number("--seed", args.seed, *inputs.RANGES["SEED"])
     checkpoint = os.path.join(os.path.dirname(args.generator), "checkpoint.npz")
     saved = {}
@@ -537,8 +471,7 @@ def run_data(args):
 
 
 def main(argv=None):
-    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    add_generator_arguments(parser)
+    parser = generator_parser(__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     # The cheap checks first: a wrong path fails in a second, not after training.
@@ -550,14 +483,12 @@ def main(argv=None):
         print(
             "Nothing to measure: every figure needs test images (a test/ folder) or "
             f"labels (class subfolders, images at least {MIN_CLASSIFIER_SIZE} pixels a "
-            f"side), and {title_of(data)} has neither."
+            f"side), and {os.path.basename(os.path.normpath(data))} has neither."
         )
         return
     log(inputs.platform_line())  # "is my GPU used?", as gan.py says it
-    classifier = None
-    if can.classifier:
-        cache = classifier_path(data, shape, arrays)
-        classifier = load_or_train_classifier(arrays, cache)
+    cache = classifier_path(data, shape, arrays) if can.classifier else None
+    classifier = load_or_train_classifier(arrays, cache) if cache else None
     figures = evaluate(generator, classifier, arrays, args.seed, data)
     if args.json:
         print(json.dumps({"generator": args.generator, **figures}, indent=2))

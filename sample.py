@@ -2,13 +2,12 @@
 
 `python sample.py [GENERATOR]` writes three pictures into images/:
 - samples.png: an n x n grid of samples (--n, default 10);
-- interpolation.png (Figure 3): each row a linear walk in z, in equal steps, from one
-  random latent point to another, both ends included;
-- nearest.png (Figure 2): samples, each beside its nearest training image (L2 in
-  [0, 1] pixel space, over the training images), framed in red, their distance below.
-  A generator that memorized its training set shows the same picture twice.
-The same generator and --seed give the same pictures. What it runs on (Keras, backend,
-device) goes to stderr, the pictures' paths to stdout.
+- interpolation.png (Figure 3): each row a linear walk in z from one random latent point
+  to another, in equal steps, both ends included;
+- nearest.png (Figure 2): samples, each beside its nearest training image (L2 in [0, 1]
+  pixel space), framed in red, their distance below: a copy shows one picture twice.
+The same generator and --seed give the same pictures. What it runs on goes to stderr,
+the pictures' paths to stdout.
 """
 
 import os
@@ -17,18 +16,13 @@ import sys
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
 
-# Before Keras loads. A Ctrl-C ends it at any time: every file it writes is written
-# aside, then renamed into place.
-if __name__ == "__main__":
+if __name__ == "__main__":  # before Keras loads; what it writes goes aside first
     inputs.ExitOnStop("stopped; its files are whole")
 inputs.load_keras()
 import evaluate
 import gan
 import safekeeping
 from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
-
-# -----------------------------------------------------------------------------
-# Constants
 
 GENERATOR_PATH = evaluate.GENERATOR_PATH
 OUTPUT_DIR = gan.IMAGES_DIR
@@ -49,8 +43,7 @@ DPI = 100
 
 
 def walks(starts, ends, steps=WALK_STEPS):
-    """(rows, steps, LATENT_DIM): from each start to its end in equal steps, both
-    ends included (t = 0 gives the start exactly, t = 1 the end)."""
+    """(rows, steps, LATENT_DIM): from each start to its end, both ends exactly."""
     t = np.linspace(0.0, 1.0, steps, dtype="float32")[None, :, None]
     return (1 - t) * starts[:, None, :] + t * ends[:, None, :]
 
@@ -71,9 +64,8 @@ def mosaic(tiles, cols, gap=GAP):
     canvas = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap, 3))
     for i, tile in enumerate(tiles):
         r, c = divmod(i, cols)
-        canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = (
-            tile
-        )
+        y, x = r * (h + gap), c * (w + gap)
+        canvas[y : y + h, x : x + w] = tile
     return canvas
 
 
@@ -83,25 +75,23 @@ def rgb(images):
     return np.broadcast_to(np.clip(images, 0.0, 1.0), (*images.shape[:-1], 3))
 
 
-def framed(image, colour, width=GAP):
-    """An RGB image with a border `width` pixels wide."""
-    out = np.empty((image.shape[0] + 2 * width, image.shape[1] + 2 * width, 3))
+def framed(image, colour):
+    """An RGB image in a border GAP pixels wide."""
+    out = np.empty((image.shape[0] + 2 * GAP, image.shape[1] + 2 * GAP, 3))
     out[...] = colour
-    out[width:-width, width:-width] = image
+    out[GAP:-GAP, GAP:-GAP] = image
     return out
 
 
 def show(canvas, title):
     """A figure of the canvas at SCALE screen pixels per pixel, titled, and its axes."""
-    height, width = canvas.shape[:2]
-    title_px = 40
-    fig = Figure(
-        figsize=(width * SCALE / DPI, (height * SCALE + title_px) / DPI), dpi=DPI
-    )
-    ax = fig.add_axes((0, 0, 1, height * SCALE / (height * SCALE + title_px)))
+    height, width = (SCALE * n for n in canvas.shape[:2])
+    total = height + 40  # screen pixels, with room for the title
+    fig = Figure(figsize=(width / DPI, total / DPI), dpi=DPI)
+    ax = fig.add_axes((0, 0, 1, height / total))
     ax.imshow(canvas, interpolation="nearest")
     ax.axis("off")
-    fig.suptitle(title, fontsize=9, y=1 - 6 / (height * SCALE + title_px), va="top")
+    fig.suptitle(title, fontsize=9, y=1 - 6 / total, va="top")
     return fig, ax
 
 
@@ -125,13 +115,8 @@ def interpolation_figure(images, shape, seed):
 def nearest_figure(samples, neighbours, distances, seed):
     """Each sample beside its nearest training image (red frame), the L2 distance
     between them below the training image; both (n, *IMG_SHAPE)."""
-    white = (1.0, 1.0, 1.0)
-    pairs = [
-        np.concatenate([framed(s, white), framed(t, FRAME)], axis=1)
-        for s, t in zip(
-            rgb(as_images(samples, neighbours.shape[1:])), rgb(neighbours / 255)
-        )
-    ]
+    both = zip(rgb(as_images(samples, neighbours.shape[1:])), rgb(neighbours / 255))
+    pairs = [np.hstack([framed(s, (1, 1, 1)), framed(t, FRAME)]) for s, t in both]
     canvas = mosaic(pairs, cols=NEAREST_PAIRS, gap=PAIR_GAP)
     # A gap's worth of white below the last row too: its distances go there.
     canvas = np.concatenate([canvas, np.ones((PAIR_GAP, *canvas.shape[1:]))])
@@ -148,24 +133,11 @@ def nearest_figure(samples, neighbours, distances, seed):
     return fig
 
 
-# -----------------------------------------------------------------------------
-# Command line
-
-
-def parse_args(argv=None):
-    parser = inputs.ArgumentParser(description=__doc__.splitlines()[0])
-    evaluate.add_generator_arguments(parser)  # GENERATOR, --seed, --mnist-path
-    parser.add_argument(
-        "--n",
-        type=int,
-        default=GRID_SIZE,
-        help=f"samples.png is n x n samples (default {GRID_SIZE})",
-    )
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    parser = evaluate.generator_parser(__doc__)  # GENERATOR, --seed, --data, paths
+    help = f"samples.png is n x n samples (default {GRID_SIZE})"
+    parser.add_argument("--n", type=int, default=GRID_SIZE, help=help)
+    args = parser.parse_args(argv)
     # Cheap checks first: a bad folder or generator fails before MNIST is read.
     inputs.check_whole_number("--n", args.n, *inputs.RANGES["GRID_ROWS"])
     data, shape, path = evaluate.run_data(args)
