@@ -120,17 +120,19 @@ def plot_losses(history, folder, show=False):
     save_figure(fig, os.path.join(folder, "losses.png"), show)
 
 
-def write_gif(folder, iterations, frame_ms, colour):
-    """The grids of these iterations, in order, each frame labelled."""
+def write_gif(settings, done):
+    """The grids of the first `done` iterations, in order, each frame labelled."""
+    folder = settings["IMAGES_DIR"]
+    mode = "RGB" if settings["IMG_SHAPE"][-1] == 3 else "L"  # colour or grey
     frames = []
-    for i in iterations:
+    for i in range(0, done, settings["SAMPLE_INTERVAL"]):
         grid = os.path.join(folder, f"{i}.png")
         if os.path.exists(grid):
-            frames.append(Image.open(grid).convert("RGB" if colour else "L"))
+            frames.append(Image.open(grid).convert(mode))
             ImageDraw.Draw(frames[-1]).text((10, 10), f"iteration {i}", fill="black")
     if frames:
         with atomic_write(os.path.join(folder, "progress.gif")) as temporary:
-            options = dict(save_all=True, duration=frame_ms, loop=0)
+            options = dict(save_all=True, duration=settings["GIF_FRAME_MS"], loop=0)
             frames[0].save(temporary, append_images=frames[1:], **options)
 
 
@@ -366,20 +368,17 @@ class Run:
         self.checkpointed = len(self.history)
 
     def finish(self):
-        settings = self.settings
         if len(self.history) > self.checkpointed:
             self.save_checkpoint()
-        with atomic_write(os.path.join(settings["MODEL_DIR"], "generator.keras")) as f:
-            self.models[0].save(f)
-        self.finished = len(self.history) >= settings["ITERATIONS"]
+        path = os.path.join(self.settings["MODEL_DIR"], "generator.keras")
+        with atomic_write(path) as temporary:
+            self.models[0].save(temporary)
+        self.finished = len(self.history) >= self.settings["ITERATIONS"]
         # The request that ended the loop early is not one to hurry.
         self.hurried = len(self.stop.signals) > (0 if self.finished else 1)
-        if self.hurried:
-            return
-        self.write_losses(show=True)
-        iterations = range(0, len(self.history), settings["SAMPLE_INTERVAL"])
-        colour = settings["IMG_SHAPE"][-1] == 3
-        write_gif(settings["IMAGES_DIR"], iterations, settings["GIF_FRAME_MS"], colour)
+        if not self.hurried:
+            self.write_losses(show=True)
+            write_gif(self.settings, len(self.history))
 
     def stop_report(self, argv, module):
         """Where it stopped, what it skipped, and how to continue: the command, ready
