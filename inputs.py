@@ -1,13 +1,10 @@
-"""Reading and checking what a run is given: Keras's backend, flags, constants, data,
-output folders. Every problem is an InputError: one sentence that says what to fix,
-raised before anything trains.
-"""
+"""Reading and checking what a run is given (Keras's backend, flags, constants, data,
+output folders); every problem is an InputError, one sentence on what to fix."""
 
 import argparse
 import contextlib
 import functools
 import glob
-import importlib
 import importlib.util
 import os
 import signal
@@ -88,9 +85,8 @@ class ExitOnStop:
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """TensorFlow's C++ libraries write start-up notes (CUDA probes, CPU features) to
-    file descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says; a sentence about bad input
-    must come first, so they go nowhere meanwhile. Python's sys.stderr does not."""
+    """File descriptor 2 to nowhere, Python's sys.stderr not: TensorFlow's C++ start-up
+    notes ignore TF_CPP_MIN_LOG_LEVEL, and a sentence about bad input comes first."""
     sys.stderr.flush()
     previous, sys.stderr = sys.stderr, os.fdopen(os.dup(2), "w")
     with open(os.devnull, "w") as devnull:
@@ -106,9 +102,8 @@ def quiet_stderr():
 
 def load_keras():
     """Imports Keras and its backend quietly, and brings up the devices; a backend
-    that cannot load, or a Keras too old for this script, is one sentence.
-    TensorFlow's INFO notes stay hidden for the whole run, its warnings and errors (a
-    GPU out of memory, say) do not."""
+    that cannot load, or a Keras too old for this script, is one sentence."""
+    # TensorFlow's INFO notes stay hidden, its warnings (GPU out of memory) do not.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     with quiet_stderr():
         try:
@@ -142,8 +137,8 @@ def keras_version():
 
 @functools.cache  # the devices are probed once, while start-up is quiet
 def platform_line():
-    """What a run is on: `Keras 3.15.1, TensorFlow 2.21.0 backend, on CPU (no GPU
-    visible)`: the question users of the original asked most after errors."""
+    """`Keras 3.15.1, TensorFlow 2.21.0 backend, on CPU (no GPU visible)`: what a run is
+    on, the question users of the original asked most after errors."""
     import keras
 
     backend = keras.backend.backend()
@@ -202,26 +197,7 @@ def with_flag(name):
     return f"{name} ({flag(name)})" if name in FLAGS else name
 
 
-def parse_flags(constants, argv):
-    """The constants that the flags in argv override: {"BATCH_SIZE": 64}."""
-    parser = ArgumentParser(
-        prog="gan.py", description="Trains the classic MLP GAN; a flag overrides "
-        "its constant (see the top of gan.py) for this run."
-    )  # fmt: skip
-    either = parser.add_mutually_exclusive_group()
-    for name in FLAGS:
-        help = f"{name} (now {constants[name]!r})"
-        if isinstance(constants[name], bool):  # RESUME, START_OVER
-            either.add_argument(flag(name), action="store_const", const=True, help=help)
-        else:
-            parser.add_argument(
-                flag(name), type=int if name in RANGES else str, help=help
-            )
-    flags = vars(parser.parse_args(argv))
-    return {name.upper(): value for name, value in flags.items() if value is not None}
-
-
-def check_whole_number(name, value, low, high=None):
+def check_whole_number(name, value, low, high):
     if not isinstance(value, int) or isinstance(value, bool):
         raise InputError(f"{name} must be a whole number, got {value!r}")
     if value < low:
@@ -231,8 +207,7 @@ def check_whole_number(name, value, low, high=None):
 
 
 def check_settings(settings):
-    """The constants, as edited and as the flags set them: nonsense is refused before
-    anything is built."""
+    """Refuses nonsense constants, edited or flagged, before anything is built."""
     for name, (low, high) in RANGES.items():
         check_whole_number(with_flag(name), settings[name], low, high)
     for name, within, interval in [
@@ -261,14 +236,26 @@ def check_settings(settings):
 
 @contextlib.contextmanager
 def settings_for_run(constants, argv):
-    """gan.py's constants (its globals) with the flags in argv applied, checked, for
-    the length of one run, then as they were: the one road by which a setting, edited,
-    flagged or a notebook's parameter, reaches the code. A folder's DATA is made
-    absolute, for a checkpoint to be compared with."""
-    overrides = parse_flags(constants, argv)
+    """gan.py's constants (its globals) with argv's flags applied and checked for one
+    run, then as they were: the one road by which a setting, edited, flagged or a
+    notebook's parameter, reaches the code."""
+    parser = ArgumentParser(
+        prog="gan.py", description="Trains the classic MLP GAN; a flag overrides "
+        "its constant (see the top of gan.py) for this run."
+    )  # fmt: skip
+    either = parser.add_mutually_exclusive_group()
+    for name in FLAGS:
+        help = f"{name} (now {constants[name]!r})"
+        if isinstance(constants[name], bool):  # RESUME, START_OVER
+            either.add_argument(flag(name), action="store_const", const=True, help=help)
+        else:
+            kind = int if name in RANGES else str
+            parser.add_argument(flag(name), type=kind, help=help)
+    flags = vars(parser.parse_args(argv))
+    overrides = {k.upper(): v for k, v in flags.items() if v is not None}
     settings = {k: v for k, v in constants.items() if k.isupper()} | overrides
     check_settings(settings)
-    if settings["DATA"] not in KERAS_DATASETS:
+    if settings["DATA"] not in KERAS_DATASETS:  # a checkpoint compares it
         overrides["DATA"] = os.path.abspath(settings["DATA"])
     before = {name: constants[name] for name in overrides}
     constants.update(overrides)
@@ -314,7 +301,7 @@ def check_readable_file(path, what, fix):
     return head
 
 
-def read_npz(path, what, fix, keys=()):
+def read_npz(path, what, fix, keys):
     """The arrays of an .npz holding at least `keys`; one sentence for what is wrong."""
     head = check_readable_file(path, what, fix)
     what = f"{what} {shown(path)}"
@@ -341,44 +328,28 @@ BACKGROUND = "black"  # under transparent pixels, for every picture: MNIST's bac
 
 def read_data(data, shape, path="", splits=("train",), labels=False):
     """{"x_train": ..., "y_train": ..., "x_test": ..., "y_test": ..., "classes": ...}:
-    uint8 images of `shape` (height, width, channels) and their labels, of the splits
-    asked for, as far as the data have them. `data` names one of KERAS_DATASETS, read
-    from the .npz at `path` or downloaded when it is empty, or is a folder of pictures
-    (`read_folder`). `describe` says in a line what was read."""
+    uint8 images of `shape` and their labels, of the splits asked for, as far as the
+    data have them: a folder's, or one of KERAS_DATASETS from the .npz at `path` in
+    Keras's layout (downloaded when `path` is empty)."""
     if data not in KERAS_DATASETS:
         return read_folder(data, shape, splits)
-    arrays = read_keras_dataset(data, path, splits, labels)
-    check_memory(sum(len(arrays[f"x_{s}"]) for s in splits), shape, f"{data}'s")
-    for key in [f"x_{split}" for split in splits]:
-        x = arrays[key][..., None]  # 28x28 grey, with a channel axis
-        if shape != x.shape[1:]:  # fitted as a folder's pictures are
-            x = np.stack([pixels(Image.fromarray(i[..., 0]), shape) for i in x])
-        arrays[key] = x
-    arrays["classes"] = [str(digit) for digit in range(10)]
-    return arrays
-
-
-def read_keras_dataset(name, path, splits=("train",), labels=False):
-    """{"x_train": ..., ...}: the splits asked for, uint8 arrays from an .npz in
-    keras.datasets.<name>'s layout, each checked; from keras.datasets.<name>.load_data()
-    when path is empty."""
     keys = [f"{xy}_{split}" for xy in ("xy" if labels else "x") for split in splits]
-    title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[name]
-    constant = f"{KERAS_DATASETS[name]} ({flag(KERAS_DATASETS[name])})"
-    what = f"{title} file {shown(path)}" if path else f"keras.datasets.{name}"
+    title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[data]
+    constant = with_flag(KERAS_DATASETS[data])
+    what = f"{title} file {shown(path)}" if path else f"keras.datasets.{data}"
     if path:
         fix = f"download it again or fix {constant}"
         arrays = read_npz(path, f"{title} file", fix, keys)
     else:
         import keras  # only here: inputs.py is read before Keras loads
 
-        dataset = getattr(keras.datasets, name)
+        dataset = getattr(keras.datasets, data)
         try:
             (x_train, y_train), (x_test, y_test) = dataset.load_data()
         except Exception:
             raise InputError(
                 f"could not download {title} (no network?); set {constant} to a local "
-                f"{name}.npz in Keras's layout"
+                f"{data}.npz in Keras's layout"
             ) from None
         arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     for split in splits:
@@ -393,13 +364,20 @@ def read_keras_dataset(name, path, splits=("train",), labels=False):
                 f"{what} has y_{split} of shape {y.shape} and dtype {y.dtype}; "
                 f"expected one class 0..9 per image of x_{split}"
             )
-    return {key: arrays[key] for key in keys}
+    arrays = {key: arrays[key] for key in keys}
+    check_memory(sum(len(arrays[f"x_{s}"]) for s in splits), shape, f"{data}'s")
+    for split in splits:
+        x = arrays[f"x_{split}"][..., None]  # 28x28 grey, with a channel axis
+        if shape != x.shape[1:]:  # fitted as a folder's pictures are
+            x = np.stack([pixels(Image.fromarray(i[..., 0]), shape) for i in x])
+        arrays[f"x_{split}"] = x
+    arrays["classes"] = [str(digit) for digit in range(10)]
+    return arrays
 
 
 def folder_files(folder):
-    """(pictures, others): the names of the files below folder, at any depth, pictures
-    sorted (the same run each time). Hidden files (.DS_Store, macOS's ._ copies) are
-    others, never pictures; hidden folders are not looked in."""
+    """(pictures, others): the files below folder, pictures sorted (the same run each
+    time); hidden ones (.DS_Store, macOS's ._ copies) are others, never pictures."""
     names = glob.glob("**/*", root_dir=folder, recursive=True)
     pictures = sorted(n for n in names if n.lower().endswith(IMAGE_FILES))
     hidden = glob.glob("**/.*", root_dir=folder, recursive=True)
@@ -407,11 +385,11 @@ def folder_files(folder):
     return pictures, [n for n in names if os.path.isfile(os.path.join(folder, n))]
 
 
-def read_folder(folder, shape, splits=("train",)):
-    """A folder of pictures as read_data returns them. With a train/ subfolder, it and
-    test/ are the splits; otherwise every picture is a training image. Where every
-    picture lies in a subfolder of its split, and there are two or more, each is a
-    class: the conventions of keras.utils.image_dataset_from_directory."""
+def read_folder(folder, shape, splits):
+    """A folder of pictures as read_data returns them, in the conventions of
+    keras.utils.image_dataset_from_directory: a train/ subfolder and test/ are the
+    splits (or all is train), and two or more subfolders holding every picture of a
+    split are classes."""
     roots = {"train": folder}
     if os.path.isdir(os.path.join(folder, "train")):
         roots = {s: os.path.join(folder, s) for s in ("train", "test")}
@@ -437,9 +415,8 @@ def read_folder(folder, shape, splits=("train",)):
 
 
 def read_images(folder, paths, shape):
-    """The pictures at paths, decoded by Pillow and fitted to shape, in one uint8 array;
-    a progress bar when that takes more than a few seconds. The files that cannot be
-    read are named, in one sentence: the first five, and a count."""
+    """The pictures at paths, fitted to shape, in one uint8 array, with a progress bar
+    if slow; the files that cannot be read named in one sentence."""
     import keras
 
     total, unreadable, start, progbar = len(paths), [], time.monotonic(), None
@@ -484,9 +461,8 @@ def pixels(image, shape):
 
 
 def describe(data, arrays):
-    """What read_data read, in a line: `Read 70,000 pictures from mnist at (28, 28, 1):
-    60,000 train, 10,000 test, 10 classes`; for a folder, with a count of the files in
-    it that are not pictures (notes.txt, .DS_Store), skipped."""
+    """`Read 70,000 pictures from mnist at (28, 28, 1): 60,000 train, 10,000 test, 10
+    classes`, with a folder's count of files that are not pictures (notes.txt)."""
     n = {s: len(arrays[f"x_{s}"]) for s in ("train", "test") if f"x_{s}" in arrays}
     splits = ", ".join(f"{count:,} {split}" for split, count in n.items())
     classes = len(arrays.get("classes", ())) or "no"
@@ -501,9 +477,8 @@ def describe(data, arrays):
 
 
 def check_memory(n_images, shape, what):
-    """Refuses, before reading, images that will not fit in memory at shape: uint8 as
-    read and float32 as trained on, with the generator's last layer (weights, Adam's
-    two slots, gradients)."""
+    """Refuses, before reading, images that will not fit in memory: uint8 as read and
+    float32 as trained on, and the generator's last layer (weights, Adam, gradients)."""
     size = int(np.prod(shape))
     need = 5 * n_images * size + 16 * 1024 * size
     try:

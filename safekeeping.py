@@ -1,8 +1,6 @@
-"""What keeps a run of gan.py safe and watchable: files written aside and renamed into
-place, one run per folder, the losses and the GIF, checkpoints that continue a run
-exactly, stop requests, a progress line, and the Run that ties them to the loop. The
-settings are gan.py's constants, as the run has them (inputs.settings_for_run).
-"""
+"""What keeps a run of gan.py safe and watchable: atomic writes, one run per folder,
+the losses and the GIF, checkpoints that continue a run exactly, stop requests, a
+progress line, and the Run that ties them to gan.py's loop and constants."""
 
 import contextlib
 import csv
@@ -31,9 +29,8 @@ TEMPORARY_PREFIX = ".tmp-"  # then the process id: each run writes its own names
 
 @contextlib.contextmanager
 def atomic_write(path, sync=False):
-    """Yields a temporary path beside `path` and renames it into place once written,
-    synced first if `sync` (for a power cut). On any failure `path` stays as it was;
-    an OSError becomes one sentence naming it."""
+    """Yields a temporary path beside `path` and renames it into place once written
+    (synced first if `sync`, for a power cut): on any failure `path` is as it was."""
     folder, name = os.path.split(os.fspath(path))
     temporary = os.path.join(folder, f"{TEMPORARY_PREFIX}{os.getpid()}-{name}")
     try:
@@ -68,9 +65,8 @@ def save_figure(fig, path, show=False):
 
 @contextlib.contextmanager
 def output_folders(*folders):
-    """Creates and checks the folders and locks each while the block runs, refusing if
-    another run holds a lock. A lock ends with its process, however it ends; what a
-    killed run left half-written is then cleared."""
+    """Creates, checks and locks the folders while the block runs. A lock ends with its
+    process, however it ends; what a killed run left half-written is then cleared."""
     inputs.make_output_dirs(folders)
     with contextlib.ExitStack() as stack:
         for folder in dict.fromkeys(os.path.realpath(f) for f in folders):
@@ -98,14 +94,15 @@ def output_folders(*folders):
 # What a run writes as it goes: its losses (a CSV and a plot), at the end a GIF
 
 
-def write_losses_csv(history, path):
+def write_losses_csv(history, folder):
+    path = os.path.join(folder, "losses.csv")
     with atomic_write(path) as temporary, open(temporary, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(("iteration", "d_loss", "d_accuracy", "g_loss"))
         writer.writerows((i, *row) for i, row in enumerate(history))
 
 
-def plot_losses(history, path, show=False):
+def plot_losses(history, folder, show=False):
     """Raw values faint, a moving average on top."""
     history = np.array(history, "float64").reshape(-1, 3)
     steps = np.arange(len(history))
@@ -120,20 +117,22 @@ def plot_losses(history, path, show=False):
         ax.legend(loc="upper right")
     ax_loss.set_ylabel("binary cross-entropy")
     ax_acc.set(xlabel="iteration", ylabel="accuracy")
-    save_figure(fig, path, show)
+    save_figure(fig, os.path.join(folder, "losses.png"), show)
 
 
-def write_gif(folder, iterations, frame_ms, colour):
-    """The grids of these iterations, in order, each frame labelled."""
+def write_gif(settings, done):
+    """The grids of the first `done` iterations, in order, each frame labelled."""
+    folder = settings["IMAGES_DIR"]
+    mode = "RGB" if settings["IMG_SHAPE"][-1] == 3 else "L"  # colour or grey
     frames = []
-    for i in iterations:
+    for i in range(0, done, settings["SAMPLE_INTERVAL"]):
         grid = os.path.join(folder, f"{i}.png")
         if os.path.exists(grid):
-            frames.append(Image.open(grid).convert("RGB" if colour else "L"))
+            frames.append(Image.open(grid).convert(mode))
             ImageDraw.Draw(frames[-1]).text((10, 10), f"iteration {i}", fill="black")
     if frames:
         with atomic_write(os.path.join(folder, "progress.gif")) as temporary:
-            options = dict(save_all=True, duration=frame_ms, loop=0)
+            options = dict(save_all=True, duration=settings["GIF_FRAME_MS"], loop=0)
             frames[0].save(temporary, append_images=frames[1:], **options)
 
 
@@ -192,7 +191,7 @@ def read_checkpoint(path):
 
 
 def restore_checkpoint(checkpoint, models, settings):
-    """Puts the weights and the random state back; returns the losses, grid noise."""
+    """Puts the weights and the random state back; returns the losses so far."""
     for name, variables in trained_variables(*models).items():
         for i, variable in enumerate(variables):
             value = checkpoint.get(f"{name}/{i}")
@@ -206,10 +205,7 @@ def restore_checkpoint(checkpoint, models, settings):
     pos, has_gauss, gauss = checkpoint["numpy_random_rest"]
     keys = checkpoint["numpy_random_keys"]
     np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), gauss))
-    done = checkpoint["iteration"] + 1
-    return [tuple(row) for row in checkpoint["history"][:done]], checkpoint[
-        "grid_noise"
-    ]
+    return [tuple(row) for row in checkpoint["history"][: checkpoint["iteration"] + 1]]
 
 
 def checkpoint_to_continue(settings):
@@ -262,17 +258,16 @@ def checkpoint_to_continue(settings):
 class StopRequests:
     """While in effect, Ctrl-C or SIGTERM (a notebook's stop button too) is counted,
     not raised: the first asks the loop to stop after this iteration, a later one to
-    hurry. One within SAME_REQUEST seconds of the last counted is that one again (GNU
-    timeout signals the process, then its group)."""
+    hurry. One within SAME_REQUEST seconds of the last counted is that one again."""
 
-    SAME_REQUEST = 0.2
+    SAME_REQUEST = 0.2  # GNU timeout signals the process, then its group
 
     def __init__(self):
         self.signals = []  # one per request, as they came: SIGINT, SIGTERM
         self.counted_at = -float("inf")  # time.monotonic() of the last one counted
         self.previous = {}  # the handlers to put back
 
-    def receive(self, signum, frame=None):
+    def receive(self, signum, frame):
         if time.monotonic() - self.counted_at >= self.SAME_REQUEST:
             self.signals.append(signum)
             self.counted_at = time.monotonic()
@@ -294,8 +289,7 @@ class StopRequests:
 
 class ProgressLine:
     """Iterations done, time left and the losses, redrawn in place ten times a second
-    at most; a log line takes its place, blanking it with spaces (a notebook ignores
-    escape codes)."""
+    at most; a log line blanks it with spaces (a notebook ignores escape codes)."""
 
     def __init__(self, total):
         self.total, self.done, self.width = total, 0, 0
@@ -333,14 +327,14 @@ class Run:
         rng = np.random.default_rng(settings["SEED"])
         self.grid_noise = rng.normal(size=shape).astype("float32")
         if checkpoint is not None:
-            restored = restore_checkpoint(checkpoint, models, settings)
-            self.history, self.grid_noise = restored
+            self.history = restore_checkpoint(checkpoint, models, settings)
+            self.grid_noise = checkpoint["grid_noise"]
         self.start = self.checkpointed = len(self.history)  # iterations done
         self.stop = StopRequests()
         watched = sys.stdout.isatty() or inputs.ipython_shell()  # not a log file
         left = settings["ITERATIONS"] - self.start
         self.progress = ProgressLine(left) if watched else None
-        self.finished, self.skipped = False, []  # what a hurried stop left out
+        self.finished = self.hurried = False
 
     def __enter__(self):
         self.stop.__enter__()
@@ -364,37 +358,32 @@ class Run:
         print(line, flush=True)
 
     def write_losses(self, show=False):
-        images = self.settings["IMAGES_DIR"]
-        write_losses_csv(self.history, os.path.join(images, "losses.csv"))
-        plot_losses(self.history, os.path.join(images, "losses.png"), show)
+        write_losses_csv(self.history, self.settings["IMAGES_DIR"])
+        plot_losses(self.history, self.settings["IMAGES_DIR"], show)
 
     def save_checkpoint(self):
         """The CSV first: it is never behind the checkpoint."""
-        csv_path = os.path.join(self.settings["IMAGES_DIR"], "losses.csv")
-        write_losses_csv(self.history, csv_path)
+        write_losses_csv(self.history, self.settings["IMAGES_DIR"])
         save_checkpoint(self.settings, self.models, self.history, self.grid_noise)
         self.checkpointed = len(self.history)
 
     def finish(self):
-        settings = self.settings
         if len(self.history) > self.checkpointed:
             self.save_checkpoint()
-        with atomic_write(os.path.join(settings["MODEL_DIR"], "generator.keras")) as f:
-            self.models[0].save(f)
-        self.finished = len(self.history) >= settings["ITERATIONS"]
+        path = os.path.join(self.settings["MODEL_DIR"], "generator.keras")
+        with atomic_write(path) as temporary:
+            self.models[0].save(temporary)
+        self.finished = len(self.history) >= self.settings["ITERATIONS"]
         # The request that ended the loop early is not one to hurry.
-        if len(self.stop.signals) > (0 if self.finished else 1):
-            self.skipped = ["the loss plot", "the GIF"]
-            return
-        self.write_losses(show=True)
-        iterations = range(0, len(self.history), settings["SAMPLE_INTERVAL"])
-        colour = settings["IMG_SHAPE"][-1] == 3
-        write_gif(settings["IMAGES_DIR"], iterations, settings["GIF_FRAME_MS"], colour)
+        self.hurried = len(self.stop.signals) > (0 if self.finished else 1)
+        if not self.hurried:
+            self.write_losses(show=True)
+            write_gif(self.settings, len(self.history))
 
     def stop_report(self, argv, module):
         """Where it stopped, what it skipped, and how to continue: the command, ready
         to paste into the same terminal, or a notebook's line."""
-        skipped = f"; skipped {' and '.join(self.skipped)}" if self.skipped else ""
+        skipped = "; skipped the loss plot and the GIF" if self.hurried else ""
         if self.finished:
             return f"Stopped while finishing, after the last iteration{skipped}."
         if argv is None:  # a notebook's cells, or `import gan` and gan.main()
