@@ -1,5 +1,4 @@
-"""Tests for evaluate.py: the maths against known answers, both scripts' refusals.
-Small synthetic arrays, no classifier training; the slow ones read real MNIST."""
+"""evaluate.py: its maths against known answers; both scripts' refusals."""
 
 import json
 import os
@@ -9,13 +8,12 @@ import pytest
 
 import keras
 from keras import layers
-from PIL import Image
-
 import evaluate
 import gan
 import inputs
 import sample
 from helpers import ROOT, refusal, save_generator, save_model, stop_with_ctrl_c
+from helpers import write_pictures
 
 D = 784
 
@@ -312,12 +310,9 @@ def test_queries_agree_with_brute_force_and_find_themselves(batch_size):
     assert found[0].dtype == np.int64 and found[1].dtype == np.float64
     # What the float32 search alone makes of a row and itself: |a|^2 + |b|^2 - 2ab is
     # not 0, so only the float64 re-measure finds a training image at distance 0.
-    picks = [0, 17, 399]
-    sq = np.einsum("ij,ij->i", references, references)
-    naive = (
-        sq[picks] + ((-2.0 * references[picks]) @ references.T + sq)[[0, 1, 2], picks]
-    )
-    assert np.any(naive != 0)
+    picks, sq = [0, 17, 399], np.einsum("ij,ij->i", references, references)
+    naive = ((-2.0 * references[picks]) @ references.T + sq)[[0, 1, 2], picks]
+    assert np.any(sq[picks] + naive != 0)
     found = evaluate.nearest_neighbours(references[picks], references, batch_size)
     assert found[0].tolist() == picks and found[1].tolist() == [0.0, 0.0, 0.0]
 
@@ -367,8 +362,7 @@ def write_mnist(path, n_train, n_test=5):
 
 @pytest.fixture(scope="module")
 def big_enough_mnist(tmp_path_factory):
-    """An mnist.npz of random digits with the 51,000 training images evaluate.py
-    needs at the least."""
+    """An mnist.npz of the 51,000 random training digits evaluate.py needs at least."""
     path = tmp_path_factory.mktemp("data") / "mnist.npz"
     return write_mnist(path, n_train=evaluate.VALIDATION.stop)
 
@@ -426,9 +420,8 @@ def test_bad_input_is_one_sentence(
     name = f"{script.__name__}.py"
     message = refusal(script.main, argv.format(bad=bad).split(), capsys, name)
     assert all(words in message for words in says), message
-    assert "small.npz" not in argv or message.endswith(
-        "so fix MNIST_PATH (--mnist-path)"
-    )
+    fix = "so fix MNIST_PATH (--mnist-path)"
+    assert "small.npz" not in argv or message.endswith(fix)
     if argv.startswith("--"):  # refused before anything was made
         assert os.listdir(tmp_path) == []
 
@@ -465,9 +458,7 @@ def test_the_platform_line_comes_once_the_inputs_are_checked(
 
 def test_a_folder_with_nothing_to_measure_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "plain").mkdir()  # pictures with neither labels nor a test split
-    for i, image in enumerate(toy_digits(12, seed=13)):
-        Image.fromarray(image).save(tmp_path / "plain" / f"{i}.png")
+    write_pictures(tmp_path / "plain", toy_digits(12, seed=13))  # no labels, no test
     generator = save_generator(tmp_path / "generator.keras")
     assert evaluate.main([generator, "--data", "plain"]) is None  # exit status 0
     out, err = capsys.readouterr()

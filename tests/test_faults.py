@@ -1,10 +1,6 @@
-"""What real machines do to a run: signals, a full disk, a second run in the folder.
+"""Signals, a full disk, a second run in the folder: one sentence or a clean stop, then
+--resume reproduces an uninterrupted run bit for bit."""
 
-Each fault ends in one sentence or a correct stop, nothing saved is lost, and --resume
-then reproduces an uninterrupted run's losses and weights bit for bit.
-"""
-
-import contextlib
 import errno
 import io
 import os
@@ -13,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -20,22 +17,9 @@ import pytest
 import gan
 import inputs
 import safekeeping
-from helpers import (
-    CHECKPOINT,
-    GAN,
-    RUN_ARGS,
-    assert_same_run,
-    checkpoint_iteration,
-    child_env,
-    csv_rows,
-    errors,
-    log_lines,
-    no_temporaries,
-    run,
-    save_tiny_mnist,
-    start,
-    wait_for_line,
-)
+from helpers import CHECKPOINT, GAN, RUN_ARGS, assert_same_run, checkpoint_iteration
+from helpers import child_env, csv_rows, errors, log_lines, no_temporaries, run
+from helpers import save_tiny_mnist, start, wait_for_line
 
 # -----------------------------------------------------------------------------
 # Signals
@@ -43,10 +27,8 @@ from helpers import (
 
 @pytest.fixture(scope="module")
 def stopped_by_sigterm(tmp_path_factory, mnist_path):
-    """A run stopped by SIGTERM after its first log line, sent to it and its process
-    group at once, as GNU timeout does: one request. It was started from another
-    folder, with paths that hold spaces: the printed command must still work when
-    pasted into the same terminal."""
+    """SIGTERM to a run and its group at once (GNU timeout's one request) after its
+    first log line; started from another folder, paths with spaces."""
     top = tmp_path_factory.mktemp("sigterm")
     cwd, data = top / "my run", top / "my data"
     cwd.mkdir()
@@ -114,25 +96,19 @@ def run_main(argv, capsys):
 
 @pytest.fixture(scope="module")
 def tiny_reference(tmp_path_factory):
-    """Tiny data, and its uninterrupted run in this process, for reference."""
+    """Tiny data and its uninterrupted run in this process."""
     folder = tmp_path_factory.mktemp("tiny")
     argv = "--iterations 6 --batch-size 8 --sample-interval 2 --mnist-path".split()
     argv.append(save_tiny_mnist(folder))
-    reference = folder / "reference"
-    reference.mkdir()
-    here = os.getcwd()
-    os.chdir(reference)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            gan.main(argv)
-    finally:
-        os.chdir(here)
-    return reference, argv
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(io.StringIO()):
+        patch.chdir(folder)
+        gan.main(argv)
+    return folder, argv
 
 
 @pytest.fixture
 def tiny(tiny_reference, tmp_path, monkeypatch):
-    """A scratch folder to run the tiny run in, and the reference to compare with."""
+    """A scratch folder, the reference run, and its flags."""
     reference, argv = tiny_reference
     monkeypatch.chdir(tmp_path)
     return tmp_path, reference, argv
@@ -171,15 +147,13 @@ def test_a_stop_in_process_writes_the_checkpoint_and_resumes_exactly(
     signal_at(monkeypatch, at, signum)
     save_checkpoint = safekeeping.Run.save_checkpoint
 
-    def another_ctrl_c_meanwhile(*args):
+    def ctrl_c_meanwhile(*args):
         time.sleep(safekeeping.StopRequests.SAME_REQUEST)  # a second press, later
         os.kill(os.getpid(), signal.SIGINT)  # impatient: while the checkpoint is saved
         save_checkpoint(*args)
 
     if impatient:
-        monkeypatch.setattr(
-            safekeeping.Run, "save_checkpoint", another_ctrl_c_meanwhile
-        )
+        monkeypatch.setattr(safekeeping.Run, "save_checkpoint", ctrl_c_meanwhile)
     code, out, _ = run_main([*argv, *extra], capsys)  # a traceback would raise
     assert code == status and f"Stopped {words}" in out
     checkpoint = safekeeping.read_checkpoint(CHECKPOINT)
@@ -204,6 +178,9 @@ def test_one_request_delivered_twice_at_once_counts_once():
         assert stop.signals == [signal.SIGINT, signal.SIGTERM]
 
 
+OPENVINO = "(No module named 'openvino'); `pip install openvino`, or set KERAS_BACKEND"
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
     process = start(GAN, RUN_ARGS, tmp_path, MNIST_PATH=mnist_path)
@@ -222,14 +199,7 @@ def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "backend, words",
-    [
-        ("pytorch", "Keras could not load its backend (Unable to import"),
-        (
-            "openvino",
-            "Keras could not load its backend (No module named 'openvino'); "
-            "`pip install openvino`, or set KERAS_BACKEND",
-        ),
-    ],
+    [("pytorch", "(Unable to import"), ("openvino", OPENVINO)],
 )
 def test_a_backend_that_cannot_load_is_one_sentence(tmp_path, backend, words):
     result = run(GAN, ["--iterations", "2"], tmp_path, backend)
@@ -237,7 +207,7 @@ def test_a_backend_that_cannot_load_is_one_sentence(tmp_path, backend, words):
         pytest.skip("openvino is installed here")
     assert result.returncode == 1
     (line,) = errors(result.stderr)
-    assert words in line
+    assert "Keras could not load its backend " + words in line
 
 
 # -----------------------------------------------------------------------------
@@ -278,17 +248,14 @@ def test_the_lock_names_the_process_that_holds_it_until_released(tmp_path):
 # A full disk
 
 
+FULL = "No space left on device; free some space or fix the folder's permissions"
+NO_SPACE = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 @pytest.mark.parametrize(
     "fault, caught, words",
-    [
-        (
-            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
-            inputs.InputError,
-            "could not write '{path}': No space left on device; free some space or "
-            "fix the folder's permissions",
-        ),
-        (KeyboardInterrupt(), KeyboardInterrupt, ""),
-    ],
+    [(NO_SPACE, inputs.InputError, "could not write '{path}': " + FULL)]
+    + [(KeyboardInterrupt(), KeyboardInterrupt, "")],
 )
 def test_a_failed_write_keeps_the_old_file_and_removes_the_partial(
     tmp_path, fault, caught, words
@@ -340,9 +307,7 @@ def test_a_full_disk_is_one_sentence_and_resume_continues_exactly(
     assert process.returncode == 1
     (line,) = errors(err)
     assert line.startswith("gan.py: error: could not write '")
-    assert line.endswith(
-        ": No space left on device; free some space or fix the folder's permissions"
-    )
+    assert line.endswith(": " + FULL)
     assert checkpoint_iteration(small_disk) == 19
     assert no_temporaries(small_disk)
 

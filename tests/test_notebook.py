@@ -1,10 +1,4 @@
-"""gan.py as a notebook: gan.ipynb is jupytext's conversion of gan.py, papermill runs
-it with parameters, and in a real Jupyter kernel (nbclient) `import gan; gan.main()`
-takes the constants, not the kernel's command line, each grid shows inline, a bad
-constant is one line, `%run gan.py` with flags and without trains and prints its log
-lines and progress line, a kernel interrupt stops it with the line that continues it
-and no error, `!python gan.py` works too, and the kernel is left as it was: its
-interrupt handler, matplotlib's inline backend."""
+"""gan.py as a notebook: jupytext's gan.ipynb, papermill, and a real kernel's cells."""
 
 import asyncio
 import os
@@ -36,46 +30,42 @@ nbformat = pytest.importorskip("nbformat")
 
 
 def pictures(cells):
-    return [
-        o
-        for c in cells
-        for o in c.get("outputs", [])
-        if "image/png" in o.get("data", {})
-    ]
+    outputs = [o for c in cells for o in c.get("outputs", [])]
+    return [o for o in outputs if "image/png" in o.get("data", {})]
+
+
+def execute(folder, **parameters):
+    """gan.ipynb run by papermill in folder, in the python3 kernel."""
+    papermill = pytest.importorskip("papermill")
+    return papermill.execute_notebook(
+        str(NOTEBOOK), str(folder / "out.ipynb"), parameters, cwd=str(folder),
+        progress_bar=False, kernel_name="python3",
+    )  # fmt: skip
 
 
 @pytest.mark.slow
 def test_papermill_runs_the_notebook_with_parameters(tmp_path, mnist_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     monkeypatch.setenv("PYTHONPATH", str(GAN.parent))  # inputs.py, safekeeping.py
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    parameters = dict(ITERATIONS=3, SAMPLE_INTERVAL=1, MNIST_PATH=mnist_path)
-    nb = papermill.execute_notebook(
-        str(NOTEBOOK), str(tmp_path / "out.ipynb"), parameters, cwd=str(tmp_path),
-        progress_bar=False, kernel_name="python3",
-    )  # fmt: skip
+    nb = execute(tmp_path, ITERATIONS=3, SAMPLE_INTERVAL=1, MNIST_PATH=mnist_path)
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     out = "".join(
         o.get("text", o.get("data", {}).get("text/plain", "")) for o in outputs
     )
     out = re.sub(r"\x1b\[[\d;]*m", "", out)  # the summaries' colours
     assert "Total params: 1,493,520" in out and "Total params: 533,505" in out
-    assert [int(line.split()[0]) for line in out.splitlines() if "[D loss" in line] == [
-        0, 1, 2,
-    ]  # fmt: skip
+    logs = [int(line.split()[0]) for line in out.splitlines() if "[D loss" in line]
+    assert logs == [0, 1, 2]
     assert len(pictures(nb.cells)) == 4  # three grids, then the loss plot
     assert {"0.png", "1.png", "2.png"} <= set(os.listdir(tmp_path / "images"))
 
 
 @pytest.mark.slow
 def test_opened_alone_the_notebook_says_which_files_it_needs(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     monkeypatch.delenv("PYTHONPATH", raising=False)
-    with pytest.raises(papermill.PapermillExecutionError) as error:
-        papermill.execute_notebook(
-            str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(tmp_path),
-            progress_bar=False, kernel_name="python3",
-        )  # fmt: skip
+    failed = pytest.importorskip("papermill").PapermillExecutionError
+    with pytest.raises(failed) as error:
+        execute(tmp_path)
     assert "gan.py needs inputs.py and safekeeping.py beside it" in str(error.value)
     assert "ModuleNotFoundError" not in str(error.value)
 
@@ -96,8 +86,7 @@ BAR = re.compile(r" *\d+/\d+ ━")
 
 
 def shown(cell):
-    """A cell's stdout as Jupyter (or a terminal) shows it: colours dropped, each \\r
-    back to the start of its line, writing over what is there."""
+    """A cell's stdout as Jupyter shows it: no colours, each \\r over its line."""
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
     text = re.sub(r"\x1b\[[\d;]*m|\x08", "", text)
     lines = []
@@ -130,8 +119,7 @@ async def notebook(folder, mnist_path):
     async with client.async_setup_kernel(env=env):
 
         async def run(source, interrupt_after=None, error=False):
-            """Executes a cell; interrupts the kernel once a line starts with
-            `interrupt_after`, as Jupyter's stop button does."""
+            """Executes a cell, interrupted (stop button) at `interrupt_after`."""
             cell = nbformat.v4.new_code_cell(source)
             nb.cells.append(cell)
             index = len(nb.cells) - 1

@@ -11,26 +11,14 @@ import pytest
 import gan
 import inputs
 import safekeeping
-from helpers import (
-    CHECKPOINT,
-    GAN,
-    RUN_ARGS,
-    backends,
-    checkpoint_iteration,
-    csv_rows,
-    file_digests,
-    log_lines,
-    no_temporaries,
-    refusal,
-    run,
-    save_tiny_mnist,
-)
+from helpers import CHECKPOINT, GAN, RUN_ARGS, backends, checkpoint_iteration, csv_rows
+from helpers import file_digests, log_lines, no_temporaries, refusal, run
+from helpers import save_tiny_mnist
 
 
 @pytest.fixture
 def checkpointed(tmp_path, monkeypatch):
-    """A scratch folder holding the checkpoint of an unfinished run of gan.py's
-    constants: iteration 2 of 10. Returns its safekeeping.Run."""
+    """A scratch folder with the checkpoint of iteration 2 of 10; its Run."""
     monkeypatch.chdir(tmp_path)
     inputs.make_output_dirs([gan.IMAGES_DIR, gan.MODEL_DIR])
     keras.utils.set_random_seed(0)
@@ -67,8 +55,7 @@ def denied(*args, **kwargs):
 
 
 def resume(name, flag=None, other=None):
-    """--resume with a flag that contradicts the checkpoint's run (made with gan.py's
-    constants), or with an edited constant that does."""
+    """--resume with a flag (or else an edited constant) that contradicts the run."""
     saved = getattr(gan, name)
     other = other if other is not None else (saved + 1) % 2**32  # a seed < 2^32
     argv = ["--resume", flag, str(other)] if flag else ["--resume"]
@@ -77,33 +64,24 @@ def resume(name, flag=None, other=None):
     return argv, {} if flag else {f"gan.{name}": other}, None, words + "with --start"
 
 
+R, UNREADABLE = ["--resume"], "cannot be read (Permission denied); make it readable"
+UNFINISHED = f"{CHECKPOINT!r} (in {{cwd}}) holds an unfinished run (stopped after "
+UNFINISHED += "iteration 2 of 10); continue it with --resume, or start over with"
+NOTHING = f"--resume found no checkpoint in {gan.MODEL_DIR!r} (in {{cwd}})"
+OTHER = f"DATA = {gan.DATA!r}, this one '{{cwd}}/mine'; resume with --data {gan.DATA} "
+OTHER += "as it was, or start over"
 REFUSALS = [  # (flags, what is patched, what befalls the checkpoint, the sentence)
     resume("SEED", "--seed"),
     resume("BATCH_SIZE", "--batch-size"),
     resume("SAMPLE_INTERVAL", "--sample-interval"),
     resume("LATENT_DIM"),
     resume("LEARNING_RATE", other=gan.LEARNING_RATE / 2),
-    (
-        [],
-        {},
-        None,
-        f"{CHECKPOINT!r} (in {{cwd}}) holds an unfinished run "
-        "(stopped after iteration 2 of 10); continue it with --resume, or start "
-        "over with --start-over",
-    ),
-    (
-        ["--resume"],
-        {},
-        os.remove,
-        f"--resume found no checkpoint in {gan.MODEL_DIR!r} (in {{cwd}})",
-    ),
-    (["--resume"], {}, truncate, "is damaged"),
-    (
-        ["--resume"],
-        {"inputs.open": denied},
-        None,
-        "cannot be read (Permission denied); make it readable",
-    ),
+    ([], {}, None, UNFINISHED + " --start-over"),
+    (R, {}, os.remove, NOTHING),
+    (R, {}, truncate, "is damaged"),
+    (R, {"inputs.open": denied}, None, UNREADABLE),
+    # another folder, named by its absolute path
+    ([*R, "--data", "mine"], {}, lambda _: os.mkdir("mine"), OTHER),
 ]
 
 
@@ -197,9 +175,7 @@ def test_grids_reuse_the_same_latent_points_unless_told(tmp_path, monkeypatch, f
 def test_a_run_resumes_under_another_backend(
     straight_run, mnist_path, tmp_path, backend
 ):
-    """The checkpoint holds plain arrays, so a TensorFlow run continues on JAX or
-    torch: the weights, optimizer slots and NumPy's noise carry over, and the rows
-    before the checkpoint stay; the new rows follow the new backend's arithmetic."""
+    """A TensorFlow run's checkpoint (plain arrays) continues on JAX or torch."""
     straight = straight_run[0]
     for folder in (gan.MODEL_DIR, gan.IMAGES_DIR):
         shutil.copytree(straight / folder, tmp_path / folder)

@@ -9,21 +9,13 @@ from PIL import Image
 
 import gan
 import safekeeping
-from helpers import (
-    CHECKPOINT,
-    GAN,
-    RUN_ARGS,
-    loaded,
-    backends,
-    csv_rows,
-    generator_weights,
-    log_lines,
-    run,
-)
+from helpers import CHECKPOINT, GAN, RUN_ARGS, backends, csv_rows, generator_weights
+from helpers import loaded, log_lines, run
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
 VALUES = re.compile(r"^(\d+) \[D loss: (\S+), acc\.: (\S+)%\] \[G loss: (\S+)\]$")
+READ = "Read 60,000 pictures from mnist at (28, 28, 1): 60,000 train, 10 classes"
 LOG_LINE = re.compile(
     r"^(\d+) \[D loss: \d+\.\d{6}, acc\.: \d+\.\d{2}%\] \[G loss: \d+\.\d{6}\]$"
 )
@@ -46,16 +38,10 @@ def test_prints_the_summaries_then_the_original_log_line_every_interval(straight
 
 
 def test_logs_each_iterations_own_losses(straight_run):
-    """Not running means (what train_on_batch returned before Keras 3.15): each
-    iteration's D accuracy is a share of its 2 x 32 images, and the log line
-    prints the CSV's row."""
+    """Not running means (Keras < 3.15): a share of 2 x 32 images; the CSV's row."""
     cwd, lines, stdout = straight_run
     read, platform = stdout.splitlines()[:2]  # what was read, then what it runs on
-    assert (
-        read
-        == "Read 60,000 pictures from mnist at (28, 28, 1): 60,000 train, 10 classes"
-    )
-    assert platform.startswith("Keras ")  # versions and device
+    assert (read, platform[:6]) == (READ, "Keras ")  # then versions and device
     rows = csv_rows(cwd)[1:]
     for row in rows:
         correct = float(row[2]) * 2 * gan.BATCH_SIZE
@@ -96,11 +82,7 @@ def test_saves_grids_csv_gif_and_the_trained_generator(straight_run):
 
 
 def test_both_networks_learn_on_real_data(mnist_path, original_constants):
-    """A few hundred iterations: D tells real from fake, G's digits look like MNIST.
-
-    With the discriminator frozen by mistake, D stays near chance and its weights
-    never move; with the generator frozen, its images stay grey noise.
-    """
+    """300 iterations: D tells real from fake (a frozen D would not), G nears MNIST."""
     x_train = loaded("mnist", MNIST_PATH=mnist_path)
     keras.utils.set_random_seed(3)
     generator, discriminator, combined = gan.build_gan()
@@ -108,9 +90,7 @@ def test_both_networks_learn_on_real_data(mnist_path, original_constants):
     z = gan.sample_noise(256)
 
     def distance_to_real_mean():
-        return float(
-            np.abs(generator.predict_on_batch(z).mean(axis=0) - real_mean).mean()
-        )
+        return np.abs(generator.predict_on_batch(z).mean(axis=0) - real_mean).mean()
 
     start_distance = distance_to_real_mean()
     for _ in range(300):
@@ -128,23 +108,18 @@ def test_both_networks_learn_on_real_data(mnist_path, original_constants):
     assert distance_to_real_mean() < 0.75 * start_distance
 
 
-def run_lines(cwd, args, mnist, backend="tensorflow"):
-    cwd.mkdir()
-    result = run(GAN, args, cwd, backend, MNIST_PATH=mnist)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return log_lines(result.stdout), generator_weights(cwd)
-
-
 def test_same_seed_same_run_other_seed_other_run(tmp_path, mnist_path, straight_run):
-    straight, straight_lines, _ = straight_run
-    straight_weights = generator_weights(straight)
-    lines_a, weights_a = run_lines(tmp_path / "a", RUN_ARGS, mnist_path)
     other_seed = str((gan.SEED + 1) % 2**32)  # not gan.py's SEED, whatever it is
-    args = [*RUN_ARGS, "--seed", other_seed]
-    lines_c, weights_c = run_lines(tmp_path / "c", args, mnist_path)
-    assert len(lines_a) == 6
-    assert lines_a == straight_lines
-    assert all(np.array_equal(a, b) for a, b in zip(weights_a, straight_weights))
+    runs = []
+    for folder, extra in [("a", []), ("c", ["--seed", other_seed])]:
+        (tmp_path / folder).mkdir()
+        result = run(GAN, RUN_ARGS + extra, tmp_path / folder, MNIST_PATH=mnist_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append((log_lines(result.stdout), generator_weights(tmp_path / folder)))
+    (lines_a, weights_a), (lines_c, weights_c) = runs
+    assert len(lines_a) == 6 and lines_a == straight_run[1]
+    same = zip(weights_a, generator_weights(straight_run[0]))
+    assert all(np.array_equal(a, b) for a, b in same)
     assert lines_a != lines_c
     assert not all(np.array_equal(a, c) for a, c in zip(weights_a, weights_c))
 
