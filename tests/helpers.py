@@ -166,6 +166,11 @@ def loaded(data, **constants):
         return gan.load_images()[0]
 
 
+def denied(*args, **kwargs):
+    """A stand-in for open() on a file this user may not read."""
+    raise PermissionError(13, "Permission denied")
+
+
 def log_lines(text):
     """The original's log lines among a run's output (summaries, stop reports)."""
     return [line for line in text.splitlines() if "[D loss" in line]

@@ -33,7 +33,7 @@ def assert_compiled_as_the_original(model):
     assert model.loss == "binary_crossentropy"
 
 
-def test_generator_layers_and_parameters():
+def test_generator_layers_parameters_and_images():
     generator = gan.build_generator()
     block = [("LeakyReLU", None), ("BatchNormalization", None)]
     assert layer_summary(generator) == (
@@ -49,25 +49,16 @@ def test_generator_layers_and_parameters():
         if isinstance(layer, keras.layers.BatchNormalization):
             assert np.isclose(layer.momentum, 0.8)
     assert generator.layers[-2].activation.__name__ == "tanh"
-
-
-def test_generator_maps_each_latent_point_to_its_own_image():
-    generator = gan.build_generator()
-    images = generator.predict_on_batch(gan.sample_noise(7))
+    images = generator.predict_on_batch(gan.sample_noise(7))  # each its own image
     assert images.shape == (7, 28, 28, 1)
     assert len({image.tobytes() for image in images}) == 7
 
 
 def test_discriminator_layers_parameters_and_compile():
     discriminator = gan.build_discriminator()
-    assert layer_summary(discriminator) == [
-        ("Flatten", None),
-        ("Dense", 512),
-        ("LeakyReLU", None),
-        ("Dense", 256),
-        ("LeakyReLU", None),
-        ("Dense", 1),
-    ]
+    leaky = ("LeakyReLU", None)
+    expected = [("Flatten", None), ("Dense", 512), leaky, ("Dense", 256), leaky]
+    assert layer_summary(discriminator) == [*expected, ("Dense", 1)]
     assert discriminator.count_params() == 533_505
     assert discriminator.layers[-1].activation.__name__ == "sigmoid"
     assert_compiled_as_the_original(discriminator)
@@ -98,9 +89,7 @@ def test_a_1x1_grid_is_drawn(tmp_path, monkeypatch):
 
 
 def test_tensorflow_errors_are_not_hidden_for_the_run(monkeypatch):
-    """Start-up quiets TensorFlow's C++ notes; its errors later in a run stay seen:
-    gan.py's inputs.load_keras hides INFO (level 1), not warnings and errors (2, 3),
-    and a level the learner's shell set is theirs to keep."""
+    """load_keras hides TF's INFO (level 1), not errors; a level the shell set stays."""
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     inputs.load_keras()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"

@@ -12,7 +12,7 @@ import gan
 import inputs
 import safekeeping
 from helpers import CHECKPOINT, GAN, RUN_ARGS, backends, checkpoint_iteration, csv_rows
-from helpers import file_digests, log_lines, no_temporaries, refusal, run
+from helpers import denied, file_digests, log_lines, no_temporaries, refusal, run
 from helpers import save_tiny_mnist
 
 
@@ -48,10 +48,6 @@ def test_a_checkpoint_is_written_aside_with_the_csv_never_behind_it(
 def truncate(path):
     with open(path, "r+b") as f:
         f.truncate(os.path.getsize(path) // 2)
-
-
-def denied(*args, **kwargs):
-    raise PermissionError(13, "Permission denied")
 
 
 def resume(name, flag=None, other=None):

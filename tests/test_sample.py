@@ -1,5 +1,4 @@
-"""Tests for sample.py: the walks and the pictures (its refusals: test_evaluate.py).
-An untrained generator and a few synthetic digits; the slow ones use real MNIST."""
+"""sample.py's walks and pictures from an untrained generator (refusals: evaluate)."""
 
 import os
 import time
@@ -13,9 +12,8 @@ import evaluate
 import gan
 import inputs
 import sample
-from helpers import ROOT, run, save_generator, stop_with_ctrl_c
+from helpers import ROOT, run, save_generator, save_tiny_mnist, stop_with_ctrl_c
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PICTURES = sample.PICTURES
 
 
@@ -27,12 +25,7 @@ def generator_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mnist_file(tmp_path_factory):
-    """A small mnist.npz: 120 random training digits."""
-    path = tmp_path_factory.mktemp("data") / "mnist.npz"
-    rng = np.random.default_rng(0)
-    with open(path, "wb") as f:
-        np.savez(f, x_train=rng.integers(0, 256, (120, 28, 28), dtype=np.uint8))
-    return str(path)
+    return save_tiny_mnist(tmp_path_factory.mktemp("data"), n=120)
 
 
 def run_sample(folder, monkeypatch, argv):
@@ -117,8 +110,9 @@ def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnis
     last = generator.layers[-2]  # the tanh Dense layer
     last.bias.assign(np.full(last.bias.shape, np.nan, "float32"))
     generator.save(tmp_path / "nan.keras")
-    # Found while drawing, after the platform line: one sentence all the same.
-    with pytest.raises(SystemExit, match="NaN or infinite pixels") as stop:
+    with pytest.raises(
+        SystemExit, match="NaN or infinite pixels"
+    ) as stop:  # found drawing
         sample.main(["nan.keras", "--mnist-path", mnist_file])
     assert "\n" not in stop.value.code
 
@@ -140,11 +134,8 @@ def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
     for name in PICTURES:
         assert 0 < os.path.getsize(tmp_path / gan.IMAGES_DIR / name) < 2**20
     # Bad input in a process of its own: one sentence, no traceback.
-    for script, bad, says in [
-        ("sample.py", "--n", "0"),
-        ("evaluate.py", "no.keras", ""),
-    ]:
-        result = run_script(script, *filter(None, [bad, says]))
+    for script, *bad in [("sample.py", "--n", "0"), ("evaluate.py", "no.keras")]:
+        result = run_script(script, *bad)
         assert result.returncode != 0 and result.stdout == ""
         assert result.stderr.strip().splitlines()[-1].startswith(f"{script}: error: ")
         assert "Traceback" not in result.stderr
@@ -152,15 +143,10 @@ def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
 
 @pytest.mark.slow
 def test_ctrl_c_says_its_files_are_whole(tmp_path, generator_path, mnist_path):
-    # Stopped while it draws (the platform line comes after the checks, before the
-    # pictures): a picture is there whole or not at all.
+    # Stopped while it draws, after the platform line: pictures whole or not at all.
+    env = dict(MNIST_PATH=mnist_path)
     status, out, err = stop_with_ctrl_c(
-        ROOT / "sample.py",
-        [generator_path],
-        tmp_path,
-        "Keras ",
-        0,
-        MNIST_PATH=mnist_path,
+        ROOT / "sample.py", [generator_path], tmp_path, "Keras ", 0, **env
     )
     assert (status, out) == (130, "")  # 128 + SIGINT
     assert err[-1] == "sample.py: stopped; its files are whole"
