@@ -58,8 +58,7 @@ def child_env(backend="tensorflow", **variables):
 
 
 def start(script, args=(), cwd=None, backend="tensorflow", **env):
-    """`python SCRIPT ARGS` (or `-c SCRIPT` for code) in cwd, MNIST_PATH empty unless
-    given, the project importable, output piped."""
+    """`python SCRIPT ARGS` (or `-c` code) in cwd, output piped, MNIST_PATH empty."""
     command = [script] if str(script).endswith(".py") else ["-c", script]
     env = {"MNIST_PATH": "", "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT), **env}
     return subprocess.Popen(
@@ -94,8 +93,7 @@ def wait_for_line(process, prefix="0 [D loss", stream="stdout"):
 
 
 def stop_with_ctrl_c(script, args, cwd, after, wait=1, **env):
-    """start(), then Ctrl-C `wait` s after the stderr line starting with `after`:
-    (status, stdout, stderr lines), checked to leave no temporary file."""
+    """Ctrl-C `wait` s after stderr's `after` line: (status, out, err lines)."""
     process = start(script, args, cwd, **env)
     lines = wait_for_line(process, after, "stderr")
     time.sleep(wait)

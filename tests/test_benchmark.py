@@ -1,5 +1,4 @@
-"""benchmarks/: what backs the README's Speed section. The speed table's arithmetic,
-the fused step computing gan.py's iteration, and the Keras 2 original training."""
+"""What backs the README's Speed section: the table, the fused step, the original."""
 
 import json
 import re
@@ -48,8 +47,7 @@ TRAINS = {"losses_finite": True, "d_changed": True, "g_changed": True}
 
 
 def fake_measurements(commands):
-    """A stand-in for subprocess.run: each measuring script's result line, by what it
-    is, and each command it was given in `commands`."""
+    """subprocess.run for the measuring scripts: result lines; records commands."""
 
     def run(command, **kwargs):
         commands.append(command)
@@ -70,9 +68,7 @@ def fake_measurements(commands):
     return run
 
 
-def test_each_measurement_runs_in_turn_and_the_report_is_a_table(
-    monkeypatch, capsys, tmp_path
-):
+def test_measurements_run_in_turn_into_a_table(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(speed, "find_spec", lambda name: name != "jax")
     speed.machine()  # reads the CPU with a subprocess of its own: before the fake
     commands = []
@@ -120,8 +116,7 @@ def test_each_measurement_runs_in_turn_and_the_report_is_a_table(
     ]
 
 
-# -----------------------------------------------------------------------------
-# The fused step is gan.py's iteration, to float tolerance.
+# The fused step is gan.py's iteration, to float tolerance. ----------------------------
 
 FUSED_CHECK = """
 import json
@@ -188,10 +183,7 @@ def test_fused_step_computes_gan_py_iterations_losses_and_weights(fused_report):
             np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE, err_msg=name)
 
 
-# -----------------------------------------------------------------------------
-# The Keras 2 original trains for real.
-
-
+# The Keras 2 original trains for real. ------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.skipif(not speed.find_spec("tf_keras"), reason="no tf_keras here")
 def test_the_original_trains_and_reports_its_speed(mnist_path):

@@ -24,8 +24,7 @@ def targets(page):
 
 
 def slug(heading):
-    """GitHub's anchor for a heading: its text in lower case, every character but
-    letters (of any script), digits, _, - and spaces dropped, spaces to hyphens."""
+    """GitHub's anchor: lower case; only letters, digits, _, -, spaces (hyphens)."""
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link: its text
     return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 

@@ -54,10 +54,7 @@ class ReplayGenerator:
         return batch
 
 
-# -----------------------------------------------------------------------------
-# Parzen window
-
-
+# Parzen window ------------------------------------------------------------------------
 @pytest.mark.parametrize("sigma", [0.1, 0.3, 1.0])
 def test_parzen_known_answers(sigma):
     # One centre at the point itself: exp(0) = 1, all that is left is the normaliser.
@@ -105,10 +102,7 @@ def test_parzen_score_reports_mean_and_standard_error():
     assert figures["parzen_se"] == pytest.approx(ll.std() / 4.0)  # std / sqrt(16)
 
 
-# -----------------------------------------------------------------------------
-# Classifier figures
-
-
+# Classifier figures -------------------------------------------------------------------
 @pytest.mark.parametrize(
     "probabilities, score",
     [
@@ -169,10 +163,7 @@ def test_classifier_outputs_are_its_features_layer_and_output_per_image():
     assert outputs[0].shape == (6, 128) and outputs[0].dtype == np.float64
 
 
-# -----------------------------------------------------------------------------
-# Samples and the whole evaluation, small
-
-
+# Samples and the whole evaluation, small ----------------------------------------------
 def test_latent_points_depend_on_the_seed_alone_and_come_back_as_images():
     first = evaluate.latent_points(8, seed=11)
     np.random.seed(99)  # other users of NumPy's global generator must not matter
@@ -186,8 +177,7 @@ def test_latent_points_depend_on_the_seed_alone_and_come_back_as_images():
 
 
 def small_mnist(monkeypatch, seed):
-    """A 60 + 40 image MNIST, and evaluate.py's sizes shrunk to fit it: 40 samples,
-    the real row x_train[:40], sigma picked on x_train[40:60]."""
+    """A 60 + 40 image MNIST, evaluate.py's sizes shrunk to fit: 40 samples, 40 real."""
     monkeypatch.setattr(evaluate, "N_SAMPLES", 40)
     monkeypatch.setattr(evaluate, "REAL_SAMPLES", slice(0, 40))
     monkeypatch.setattr(evaluate, "VALIDATION", slice(40, 60))
@@ -252,9 +242,7 @@ def test_an_image_sets_label_is_its_slice():
         assert np.array_equal(eval(name, {"x_train": images}), images[part])
 
 
-def test_the_classifier_never_saw_the_real_row_and_is_cached_whole(
-    tmp_path, monkeypatch
-):
+def test_the_classifier_never_saw_the_real_row_and_is_cached(tmp_path, monkeypatch):
     # Each training image carries its index in two pixels; the classifier is trained
     # as load_or_train_classifier trains it, only recording what it was given.
     index = np.arange(60003)
@@ -287,10 +275,7 @@ def test_each_datas_classifier_is_cached_under_a_name_of_its_own():
     assert len(paths) == 5 and {os.path.dirname(p) for p in paths} == {gan.MODEL_DIR}
 
 
-# -----------------------------------------------------------------------------
-# Nearest training images and the memorization figures
-
-
+# Nearest training images and the memorization figures ---------------------------------
 def brute_force_nearest(queries, references):
     """Every distance in float64, one query at a time."""
     queries = np.asarray(queries, "float32").astype("float64")
@@ -347,10 +332,7 @@ def test_real_mnist_neighbours_are_exact(mnist_path):
     np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
 
 
-# -----------------------------------------------------------------------------
 # Command line: bad input is one sentence and a non-zero exit, with nothing before it
-
-
 def write_mnist(path, n_train, n_test=5):
     rng, arrays = np.random.default_rng(14), {}
     for split, n in (("train", n_train), ("test", n_test)):

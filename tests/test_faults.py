@@ -1,5 +1,4 @@
-"""Signals, a full disk, a second run in the folder: one sentence or a clean stop, then
---resume reproduces an uninterrupted run bit for bit."""
+"""Signals, a full disk, a second run: one sentence or a clean stop, exact resume."""
 
 import errno
 import io
@@ -21,33 +20,26 @@ from helpers import CHECKPOINT, GAN, RUN_ARGS, assert_same_run, checkpoint_itera
 from helpers import child_env, csv_rows, errors, log_lines, no_temporaries, run
 from helpers import save_tiny_mnist, start, wait_for_line
 
-# -----------------------------------------------------------------------------
-# Signals
 
-
-@pytest.fixture(scope="module")
-def stopped_by_sigterm(tmp_path_factory, mnist_path):
-    """SIGTERM to a run and its group at once (GNU timeout's one request) after its
-    first log line; started from another folder, paths with spaces."""
-    top = tmp_path_factory.mktemp("sigterm")
-    cwd, data = top / "my run", top / "my data"
+# Signals ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_sigterm_stops_after_the_iteration_and_the_printed_command_resumes(
+    tmp_path, mnist_path, straight_run
+):
+    """SIGTERM to a run and its group at once (GNU timeout), paths with spaces."""
+    cwd, data = tmp_path / "my run", tmp_path / "my data"
     cwd.mkdir()
     data.mkdir()
     (data / "mnist.npz").symlink_to(mnist_path)
     script = os.path.relpath(GAN, cwd)
     args = [*RUN_ARGS, "--mnist-path", str(data / "mnist.npz")]
     process = start(script, args, cwd)
-    first = wait_for_line(process)
+    out = "".join(wait_for_line(process))
     process.send_signal(signal.SIGTERM)
     os.killpg(process.pid, signal.SIGTERM)  # its own group: start() made it one
     rest, err = process.communicate(timeout=300)
-    return cwd, script, args, process.returncode, "".join(first) + rest, err
-
-
-@pytest.mark.slow
-def test_sigterm_stops_after_the_iteration_and_writes_everything(stopped_by_sigterm):
-    cwd, script, args, status, out, err = stopped_by_sigterm
-    assert status == 143, err[-3000:]
+    out += rest
+    assert process.returncode == 143, err[-3000:]
     assert errors(err) == []  # no traceback
     *_, report, command = out.splitlines()
     assert report.startswith("Stopped after iteration ")
@@ -61,24 +53,12 @@ def test_sigterm_stops_after_the_iteration_and_writes_everything(stopped_by_sigt
         assert (cwd / gan.IMAGES_DIR / name).stat().st_size > 1000
     assert (cwd / gan.MODEL_DIR / "generator.keras").exists()
     assert no_temporaries(cwd)
-
-
-@pytest.mark.slow
-def test_the_printed_command_resumes_exactly(stopped_by_sigterm, straight_run):
-    cwd, _, _, _, out, _ = stopped_by_sigterm
-    straight, straight_lines, _ = straight_run
-    resumed = subprocess.run(
-        out.splitlines()[-1],
-        shell=True,
-        cwd=cwd,
-        env=child_env(),  # on TensorFlow, as the stopped run, whatever this shell's
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # pasted into the same terminal, on TensorFlow as the stopped run
+    where = dict(cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(command, shell=True, **where)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert log_lines(out) + log_lines(resumed.stdout) == straight_lines
-    assert_same_run(cwd, straight)
+    assert log_lines(out) + log_lines(resumed.stdout) == straight_run[1]
+    assert_same_run(cwd, straight_run[0])
 
 
 def run_main(argv, capsys):
@@ -210,14 +190,9 @@ def test_a_backend_that_cannot_load_is_one_sentence(tmp_path, backend, words):
     assert "Keras could not load its backend " + words in line
 
 
-# -----------------------------------------------------------------------------
-# A second run in the folder
-
-
+# A second run in the folder -----------------------------------------------------------
 @pytest.mark.slow
-def test_a_second_run_in_the_folder_is_refused_and_a_killed_ones_lock_is_not(
-    tmp_path, mnist_path
-):
+def test_a_second_run_is_refused_a_killed_ones_lock_not(tmp_path, mnist_path):
     first = start(GAN, ["--iterations", "100000"], tmp_path, MNIST_PATH=mnist_path)
     wait_for_line(first)
     second = run(GAN, ["--iterations", "5"], tmp_path, MNIST_PATH=mnist_path)
@@ -244,10 +219,7 @@ def test_the_lock_names_the_process_that_holds_it_until_released(tmp_path):
         pass
 
 
-# -----------------------------------------------------------------------------
-# A full disk
-
-
+# A full disk --------------------------------------------------------------------------
 FULL = "No space left on device; free some space or fix the folder's permissions"
 NO_SPACE = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -257,7 +229,7 @@ NO_SPACE = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     [(NO_SPACE, inputs.InputError, "could not write '{path}': " + FULL)]
     + [(KeyboardInterrupt(), KeyboardInterrupt, "")],
 )
-def test_a_failed_write_keeps_the_old_file_and_removes_the_partial(
+def test_a_failed_write_keeps_the_old_file_and_no_partial(
     tmp_path, fault, caught, words
 ):
     path = tmp_path / "generator.keras"
@@ -297,9 +269,7 @@ def fill(folder):
 
 
 @pytest.mark.slow
-def test_a_full_disk_is_one_sentence_and_resume_continues_exactly(
-    small_disk, mnist_path, straight_run
-):
+def test_a_full_disk_is_one_sentence_then_resumes(small_disk, mnist_path, straight_run):
     process = start(GAN, RUN_ARGS, small_disk, MNIST_PATH=mnist_path)
     wait_for_line(process, "20 [D loss")  # the checkpoint of iteration 19 is saved
     fill(small_disk)

@@ -1,5 +1,4 @@
-"""The README's claim, checked: the naive Keras 3 port of the original trains no
-discriminator, while gan.py trains both networks."""
+"""The README's claim: the naive Keras 3 port trains no D, gan.py trains both."""
 
 import sys
 

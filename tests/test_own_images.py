@@ -32,8 +32,7 @@ def scratch(tmp_path, monkeypatch):
     return tmp_path
 
 
-# -----------------------------------------------------------------------------
-# Reading: any source, one reader
+# Reading: any source, one reader ------------------------------------------------------
 def test_a_folder_reads_as_the_npz_does_and_is_fitted_to_img_shape(tmp_path):
     images, npz = digits(40), tmp_path / "m.npz"
     np.savez(npz, x_train=images)
@@ -86,9 +85,7 @@ def test_transparent_pictures_lie_on_black(tmp_path):
         assert x.shape == (3, 28, 28, channels) and (x == ink[..., None]).all()
 
 
-def test_fashion_mnist_reads_a_local_npz_named_by_its_constant_or_flag(
-    tmp_path, monkeypatch
-):
+def test_fashion_mnist_reads_the_npz_its_constant_or_flag_names(tmp_path, monkeypatch):
     path = str(tmp_path / "fashion.npz")
     np.savez(path, x_train=digits(12))
     monkeypatch.setattr(gan, "FASHION_MNIST_PATH", path)
@@ -99,8 +96,7 @@ def test_fashion_mnist_reads_a_local_npz_named_by_its_constant_or_flag(
         loaded("fashion_mnist", FASHION_MNIST_PATH=str(tmp_path / "nope.npz"))
 
 
-# -----------------------------------------------------------------------------
-# Bad input: one sentence, before anything is trained or any picture written
+# Bad input: one sentence, before anything is trained or any picture written -----------
 @pytest.fixture
 def no_training(scratch, monkeypatch):
     monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
@@ -154,12 +150,9 @@ def test_pictures_that_would_not_fit_in_memory(no_training, monkeypatch, capsys)
     assert "GiB of memory" in message
 
 
-# -----------------------------------------------------------------------------
-# Training on them
+# Training on them ---------------------------------------------------------------------
 @pytest.mark.slow
-def test_a_folder_of_mnist_pngs_trains_as_the_same_images_from_the_npz(
-    tmp_path, mnist_path
-):
+def test_a_folder_of_mnist_pngs_trains_as_the_npz(tmp_path, mnist_path):
     images = np.load(mnist_path)["x_train"][:300]
     folder = write_pictures(tmp_path / "pngs", images)
     npz = str(tmp_path / "same.npz")
@@ -204,8 +197,7 @@ def test_a_colour_folder_trains_and_its_pictures_are_in_colour(colour_run):
     assert settings["DATA"] == str(colour_run / "pictures")
 
 
-# -----------------------------------------------------------------------------
-# evaluate.py and sample.py on the run's data
+# evaluate.py and sample.py on the run's data ------------------------------------------
 @pytest.fixture
 def small_evaluation(monkeypatch):
     monkeypatch.setattr(evaluate, "N_SAMPLES", 60)

@@ -29,9 +29,7 @@ def checkpointed(tmp_path, monkeypatch):
     return run
 
 
-def test_a_checkpoint_is_written_aside_with_the_csv_never_behind_it(
-    checkpointed, monkeypatch
-):
+def test_a_checkpoint_is_written_aside_csv_never_behind(checkpointed, monkeypatch):
     assert len(csv_rows(".")) == 1 + 3
 
     def dies_midway(f, **arrays):
@@ -168,9 +166,7 @@ def test_grids_reuse_the_same_latent_points_unless_told(tmp_path, monkeypatch, f
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", backends("jax", "torch"))
-def test_a_run_resumes_under_another_backend(
-    straight_run, mnist_path, tmp_path, backend
-):
+def test_resumes_under_another_backend(straight_run, mnist_path, tmp_path, backend):
     """A TensorFlow run's checkpoint (plain arrays) continues on JAX or torch."""
     straight = straight_run[0]
     for folder in (gan.MODEL_DIR, gan.IMAGES_DIR):

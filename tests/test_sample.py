@@ -37,10 +37,7 @@ def run_sample(folder, monkeypatch, argv):
     return [np.asarray(Image.open(picture)) for picture in pictures]
 
 
-# -----------------------------------------------------------------------------
-# Interpolation: linear walks in z
-
-
+# Interpolation: linear walks in z -----------------------------------------------------
 def test_walks_and_their_images_start_and_end_at_their_ends_in_equal_steps():
     ends = evaluate.latent_points(6, seed=3)
     z = sample.walks(ends[:3], ends[3:], steps=5)
@@ -59,10 +56,7 @@ def test_walks_and_their_images_start_and_end_at_their_ends_in_equal_steps():
     assert not np.allclose(rows[:, 0], rows[:, -1], atol=1e-3)  # they do move
 
 
-# -----------------------------------------------------------------------------
-# The three pictures
-
-
+# The three pictures -------------------------------------------------------------------
 def test_three_pictures_and_the_same_seed_makes_the_same_ones(
     tmp_path, monkeypatch, capsys, generator_path, mnist_file
 ):
@@ -117,10 +111,7 @@ def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnis
     assert "\n" not in stop.value.code
 
 
-# -----------------------------------------------------------------------------
-# The script itself, on real MNIST
-
-
+# The script itself, on real MNIST -----------------------------------------------------
 @pytest.mark.slow
 def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
     def run_script(script, *args):

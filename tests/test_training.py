@@ -14,15 +14,16 @@ from helpers import loaded, log_lines, run
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
-VALUES = re.compile(r"^(\d+) \[D loss: (\S+), acc\.: (\S+)%\] \[G loss: (\S+)\]$")
 READ = "Read 60,000 pictures from mnist at (28, 28, 1): 60,000 train, 10 classes"
-LOG_LINE = re.compile(
-    r"^(\d+) \[D loss: \d+\.\d{6}, acc\.: \d+\.\d{2}%\] \[G loss: \d+\.\d{6}\]$"
-)
+LOSS, ACC = r"(\d+\.\d{6})", r"(\d+\.\d{2})"
+LOG_LINE = re.compile(rf"^(\d+) \[D loss: {LOSS}, acc\.: {ACC}%\] \[G loss: {LOSS}\]$")
 
 
-def test_prints_the_summaries_then_the_original_log_line_every_interval(straight_run):
-    _, lines, stdout = straight_run  # python gan.py RUN_ARGS: a line every 10
+def test_prints_the_summaries_then_each_iterations_own_losses(straight_run):
+    """The original's log line every interval: the CSV's row, not running means."""
+    cwd, lines, stdout = straight_run  # python gan.py RUN_ARGS: a line every 10
+    read, platform = stdout.splitlines()[:2]  # what was read, then what it runs on
+    assert (read, platform[:6]) == (READ, "Keras ")  # then versions and device
     summaries, _, _ = stdout.partition("0 [D loss")
     # What the notes' readers check against the original
     assert 'Model: "generator"' in summaries and 'Model: "discriminator"' in summaries
@@ -35,19 +36,12 @@ def test_prints_the_summaries_then_the_original_log_line_every_interval(straight
     assert f"{generator.count_params() - trainable:,}" in summaries
     numbers = [LOG_LINE.match(line).group(1) for line in lines]
     assert numbers == ["0", "10", "20", "30", "40", "50"]
-
-
-def test_logs_each_iterations_own_losses(straight_run):
-    """Not running means (Keras < 3.15): a share of 2 x 32 images; the CSV's row."""
-    cwd, lines, stdout = straight_run
-    read, platform = stdout.splitlines()[:2]  # what was read, then what it runs on
-    assert (read, platform[:6]) == (READ, "Keras ")  # then versions and device
     rows = csv_rows(cwd)[1:]
-    for row in rows:
+    for row in rows:  # D's accuracy: a share of 2 x 32 images (Keras < 3.15: means)
         correct = float(row[2]) * 2 * gan.BATCH_SIZE
         assert abs(correct - round(correct)) < 1e-4 and 0 <= float(row[2]) <= 1, row
     for line in lines:
-        i, d_loss, acc, g_loss = VALUES.match(line).groups()
+        i, d_loss, acc, g_loss = LOG_LINE.match(line).groups()
         row = rows[int(i)]
         assert abs(float(d_loss) - float(row[1])) <= 6e-7  # %f: 6 decimals
         assert abs(float(g_loss) - float(row[3])) <= 6e-7
@@ -125,9 +119,7 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path, mnist_path, straight_
 
 
 @pytest.mark.parametrize("backend", backends("jax", "torch"))
-def test_trains_on_other_backends_without_tensorflows_notes(
-    tmp_path, mnist_path, backend
-):
+def test_trains_on_jax_and_torch_without_tf_notes(tmp_path, mnist_path, backend):
     args = ["--iterations", "41", "--sample-interval", "10", "--seed", "5"]
     result = run(GAN, args, tmp_path, backend, MNIST_PATH=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]

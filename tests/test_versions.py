@@ -1,5 +1,4 @@
-"""A Python older than the declared range (3.10 to 3.13) is one sentence, before
-NumPy or Keras load, and before anything is printed."""
+"""A Python older than 3.10 is one sentence, before NumPy, Keras or any output."""
 
 import os
 import re
