@@ -46,10 +46,12 @@ def test_memory_compares_the_first_and_last_window_and_peaks_at_a_sample(monkeyp
 TRAINS = {"losses_finite": True, "d_changed": True, "g_changed": True}
 
 
-def fake_measurements(commands):
-    """subprocess.run for the measuring scripts: result lines; records commands."""
+def test_measurements_run_in_turn_into_a_table(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(speed, "find_spec", lambda name: name != "jax")
+    speed.machine()  # reads the CPU with a subprocess of its own: before the fake
+    commands, done = [], subprocess.CompletedProcess
 
-    def run(command, **kwargs):
+    def measured(command, **kwargs):  # each measuring script's result line
         commands.append(command)
         if "--memory" in command:
             result = dict(iterations=20, window=10, first_mib=900.0, last_mib=902.5)
@@ -58,26 +60,16 @@ def fake_measurements(commands):
             result = {"ms": [110.0, 90.0, 100.0], "losses": [[0.7, 0.5, 0.7]]}
             result["sanity"] = TRAINS
         elif "torch" in command:
-            return subprocess.CompletedProcess(command, 1, "", "x\nValueError: y\n")
+            return done(command, 1, "", "x\nValueError: y\n")
         else:  # tensorflow: fast, but G does not learn
             result = {"ms": [20.0, 25.0, 30.0], "sanity": dict(TRAINS, g_changed=False)}
-        return subprocess.CompletedProcess(
-            command, 0, speed.RESULT + json.dumps(result), ""
-        )
+        return done(command, 0, speed.RESULT + json.dumps(result), "")
 
-    return run
-
-
-def test_measurements_run_in_turn_into_a_table(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(speed, "find_spec", lambda name: name != "jax")
-    speed.machine()  # reads the CPU with a subprocess of its own: before the fake
-    commands = []
-    monkeypatch.setattr(speed.subprocess, "run", fake_measurements(commands))
+    monkeypatch.setattr(speed.subprocess, "run", measured)
     (tmp_path / "mnist.npz").write_bytes(b"")
     monkeypatch.setenv("MNIST_PATH", str(tmp_path / "mnist.npz"))
     argv = ["--backends", "torch", "tensorflow", "torch", "--memory", "20"]
     report = speed.measure_all(speed.parse_args(argv))
-
     shared = ["--iterations=200", "--repeats=5", "--warmup=50"]
     shared += ["--mnist-path", str(tmp_path / "mnist.npz")]
     worker = [sys.executable, speed.SCRIPT, "--worker"]
@@ -94,7 +86,6 @@ def test_measurements_run_in_turn_into_a_table(monkeypatch, capsys, tmp_path):
     assert tensorflow["minutes"] == pytest.approx(30001 * 25 / 60000)
     assert torch["error"] == "exit 1: ValueError: y"
     assert report["notes"] == ["jax is not installed: no fused step"]
-
     speed.print_report(report)
     printed = capsys.readouterr().out.splitlines()
     table = printed[printed.index("") + 1 :]
@@ -117,7 +108,6 @@ def test_measurements_run_in_turn_into_a_table(monkeypatch, capsys, tmp_path):
 
 
 # The fused step is gan.py's iteration, to float tolerance. ----------------------------
-
 FUSED_CHECK = """
 import json
 import numpy as np
@@ -125,51 +115,39 @@ import keras
 import gan
 from benchmarks import speed
 
-ITERATIONS = 6
 x_train = np.random.default_rng(0).uniform(-1, 1, (256, 28, 28, 1)).astype("float32")
 keras.utils.set_random_seed(gan.SEED)
 generator, discriminator, combined = gan.build_gan()
 step, state = speed.fused_step(generator, discriminator)  # the same weights
 
 np.random.seed(7)
-ours = [
-    [float(v) for v in gan.train_iteration(
-        generator, discriminator, combined, x_train, gan.BATCH_SIZE)]
-    for _ in range(ITERATIONS)
-]
+models = generator, discriminator, combined
+ours = [gan.train_iteration(*models, x_train, gan.BATCH_SIZE) for _ in range(6)]
 np.random.seed(7)
 fused = []
-for _ in range(ITERATIONS):
+for _ in range(6):
     state, logs = step(state, *speed.draw_inputs(x_train, gan.BATCH_SIZE))
     fused.append(np.asarray(logs).tolist())
-
-def values(variables):
-    return [np.asarray(v).tolist() for v in variables]
-
+values = lambda variables: [np.asarray(v).tolist() for v in variables]
 # D has no non-trainable weights; gan.py leaves it frozen, so all of them are these.
 weights = dict(
     g=[values(state[0]), values(generator.trainable_variables)],
     g_other=[values(state[1]), values(generator.non_trainable_variables)],
     d=[values(state[2]), values(discriminator.variables)],
 )
+ours = [[float(v) for v in losses] for losses in ours]
 print("REPORT" + json.dumps(dict(ours=ours, fused=fused, weights=weights)))
 """
-
-
-@pytest.fixture(scope="module")
-def fused_report():
-    pytest.importorskip("jax", reason="the fused step is a jax.jit function")
-    result = run(FUSED_CHECK, backend="jax")
-    assert result.returncode == 0, result.stderr[-3000:]
-    line = [x for x in result.stdout.splitlines() if x.startswith("REPORT")][-1]
-    return json.loads(line[len("REPORT") :])
-
-
 TOLERANCE = 1e-5  # float32 arithmetic, summed in another order at most
 
 
 @pytest.mark.slow
-def test_fused_step_computes_gan_py_iterations_losses_and_weights(fused_report):
+def test_fused_step_computes_gan_py_iterations_losses_and_weights():
+    pytest.importorskip("jax", reason="the fused step is a jax.jit function")
+    result = run(FUSED_CHECK, backend="jax")
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [x for x in result.stdout.splitlines() if x.startswith("REPORT")][-1]
+    fused_report = json.loads(line[len("REPORT") :])
     ours, fused = np.array(fused_report["ours"]), np.array(fused_report["fused"])
     assert ours.shape == fused.shape == (6, 3)
     # Six different iterations (a test on a constant would prove nothing) ...
@@ -203,12 +181,8 @@ def test_the_original_trains_and_reports_its_speed(mnist_path):
     assert d_acc[20:].mean() > 0.9
     assert g_loss[20:].mean() > 2 * g_loss[0]
     # The original's log line, every LOG_INTERVAL (100) iterations, on stderr.
-    log = re.findall(
-        r"^(\d+) \[D loss: [\d.]+, acc\.: [\d.]+%\] \[G loss: [\d.]+\]$",
-        done.stderr,
-        re.MULTILINE,
-    )
-    assert log == ["0"]
+    log = r"^(\d+) \[D loss: [\d.]+, acc\.: [\d.]+%\] \[G loss: [\d.]+\]$"
+    assert re.findall(log, done.stderr, re.MULTILINE) == ["0"]
 
 
 @pytest.mark.slow
