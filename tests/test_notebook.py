@@ -110,12 +110,10 @@ def check_lines(lines, iterations):
 async def notebook(folder, mnist_path):
     """Runs the cells in one kernel in `folder`; returns each cell's shown lines."""
     nb = nbformat.v4.new_notebook()
-    client = nbclient.NotebookClient(
-        nb, timeout=600, resources={"metadata": {"path": str(folder)}}
-    )
+    where = {"metadata": {"path": str(folder)}}
+    client = nbclient.NotebookClient(nb, timeout=600, resources=where)
     env = dict(os.environ, MNIST_PATH=mnist_path, KERAS_BACKEND="tensorflow")
-    env["PYTHONPATH"] = str(GAN.parent)  # for `import gan`
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.update(PYTHONPATH=str(GAN.parent), TF_CPP_MIN_LOG_LEVEL="2")  # `import gan`
     async with client.async_setup_kernel(env=env):
 
         async def run(source, interrupt_after=None, error=False):
@@ -144,19 +142,15 @@ async def notebook(folder, mnist_path):
         check_lines(shown(cell), [0, 1, 2])
         assert len(pictures([cell])) == 4  # each grid inline, then the loss plot
         # A bad constant: one line, no traceback.
-        bad = await run("gan.BATCH_SIZE = 0\ngan.main()", error=True)
-        assert bad.traceback == [
-            "error: BATCH_SIZE (--batch-size) must be at least 1, got 0"
-        ]
+        (line,) = (await run("gan.BATCH_SIZE = 0\ngan.main()", error=True)).traceback
+        assert line == "error: BATCH_SIZE (--batch-size) must be at least 1, got 0"
         # Stopped, then continued as the report says.
         stop = "gan.BATCH_SIZE, gan.ITERATIONS, gan.START_OVER = 32, 100, True\n"
         stopped = shown(await run(stop + "gan.main()" + CHECK, "0 [D loss"))
-        assert stopped[stopped.index("gan.RESUME = True; gan.main()") - 1].startswith(
-            "Stopped after iteration"
-        )
-        resumed = shown(
-            await run("gan.START_OVER = False\ngan.RESUME = True; gan.main()")
-        )
+        report = stopped[stopped.index("gan.RESUME = True; gan.main()") - 1]
+        assert report.startswith("Stopped after iteration")
+        resume = "gan.START_OVER = False\ngan.RESUME = True; gan.main()"
+        resumed = shown(await run(resume))
         assert [line for line in resumed if "[D loss" in line][-1].startswith("99 ")
         gan = shlex.quote(str(GAN))
         intervals = "--sample-interval 20 --checkpoint-interval 1000"
@@ -164,11 +158,11 @@ async def notebook(folder, mnist_path):
         # With flags, stopped after its first log line, then resumed as it says.
         stopped = shown(await run(f"%run {gan} {flags}" + CHECK, "0 [D loss"))
         check_lines(stopped, [0])
-        report = [i for i, line in enumerate(stopped) if line.startswith("Stopped")]
+        report = [i for i, line in enumerate(stopped) if line.startswith("Stopped")][0]
         assert re.fullmatch(
-            r"Stopped after iteration \d+\. To continue: *", stopped[report[0]]
+            r"Stopped after iteration \d+\. To continue: *", stopped[report]
         )
-        command = stopped[report[0] + 1].rstrip()
+        command = stopped[report + 1].rstrip()
         assert command == f"%run {gan} {flags} --resume"
         resumed = shown(await run(command + CHECK))
         check_lines(resumed, [20, 40, 60, 80])
@@ -182,10 +176,8 @@ async def notebook(folder, mnist_path):
         check_lines(plain, [0])
         assert plain[plain.index(f"%run {gan} --resume") - 1].startswith("Stopped")
         # Figures still show inline.
-        figure = await run(
-            "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"
-        )
-        assert [o for o in figure.outputs if "image/png" in o.get("data", {})]
+        plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"
+        assert pictures([await run(plot)])
         return nb
 
 

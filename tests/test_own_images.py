@@ -1,6 +1,7 @@
 """Your own images (Fashion-MNIST, folders in grey or colour) through every script."""
 
 import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -97,57 +98,49 @@ def test_fashion_mnist_reads_the_npz_its_constant_or_flag_names(tmp_path, monkey
 
 
 # Bad input: one sentence, before anything is trained or any picture written -----------
-@pytest.fixture
-def no_training(scratch, monkeypatch):
-    monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
-    return scratch
-
-
-def refused(argv, capsys):
-    message = refusal(gan.main, argv, capsys, "gan.py")
-    assert not os.path.exists(CHECKPOINT)
-    return message
-
-
-@pytest.mark.parametrize(
-    "data, words",
-    [
-        ("empty", "folder '{}/empty' holds no images"),
-        ("few", "BATCH_SIZE (--batch-size) must be at most 5, the number of training"),
-        ("x.png", "neither one of Keras's datasets (mnist, fashion_mnist) nor a"),
-    ],
-)
-def test_data_that_cannot_be_trained_on(no_training, capsys, data, words):
-    (no_training / "empty" / "sub").mkdir(parents=True)
-    (no_training / "empty" / "notes.txt").write_text("no pictures here")
-    write_pictures(no_training / "few", digits(5))
-    (no_training / "x.png").write_bytes(b"")
-    assert words.format(no_training) in refused(["--data", data], capsys)
-
-
-def test_every_file_that_cannot_be_read_is_named_in_one_sentence(no_training, capsys):
-    write_pictures(no_training / "d", digits(40))
-    png = (no_training / "d" / "00001.png").read_bytes()
-    (no_training / "d" / "00002.png").write_bytes(png[: len(png) // 2])
-    (no_training / "d" / "00007.png").write_bytes(b"\x89PNG but not really")
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Folders gan.py cannot train on: empty, too few, unreadable, too big, a file."""
+    top = tmp_path_factory.mktemp("bad")
+    (top / "empty" / "sub").mkdir(parents=True)
+    (top / "empty" / "notes.txt").write_text("no pictures here")
+    write_pictures(top / "few", digits(5))
+    (top / "x.png").write_bytes(b"")
+    write_pictures(top / "big", digits(40))
+    png = Path(write_pictures(top / "broken", digits(40)), "00001.png").read_bytes()
+    (top / "broken" / "00002.png").write_bytes(png[: len(png) // 2])
+    (top / "broken" / "00007.png").write_bytes(b"\x89PNG but not really")
     for name in ("00003.png", "00004.png", "00005.png", "sub/0.png", "sub/1.png"):
-        (no_training / "d" / name).parent.mkdir(exist_ok=True)
-        (no_training / "d" / name).write_bytes(b"")
-    assert refused(["--data", "d"], capsys) == (
-        f"gan.py: error: folder {str(no_training / 'd')!r} has 7 files that cannot be "
-        "read: '00002.png' (truncated), '00003.png' (empty), '00004.png' (empty), "
-        "'00005.png' (empty), '00007.png' (not an image) and 2 more; replace or "
-        "remove them"
-    )
+        (top / "broken" / name).parent.mkdir(exist_ok=True)
+        (top / "broken" / name).write_bytes(b"")
+    return top
 
 
-def test_pictures_that_would_not_fit_in_memory(no_training, monkeypatch, capsys):
-    write_pictures(no_training / "d", digits(40))
-    monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
-    monkeypatch.setattr(inputs, "read_images", lambda *a: pytest.fail("read them"))
-    message = refused(["--data", "d"], capsys)
-    assert "40 at IMG_SHAPE (30000, 30000, 3)) need about" in message
-    assert "GiB of memory" in message
+BROKEN = "gan.py: error: folder '{}/broken' has 7 files that cannot be read: '00002"
+BROKEN += ".png' (truncated), '00003.png' (empty), '00004.png' (empty), '00005.png' "
+BROKEN += "(empty), '00007.png' (not an image) and 2 more; replace or remove them"
+FOLDERS = [  # (--data, words of the sentence, or the whole of it)
+    ("empty", "folder '{}/empty' holds no images"),
+    ("few", "BATCH_SIZE (--batch-size) must be at most 5, the number of training"),
+    ("x.png", "neither one of Keras's datasets (mnist, fashion_mnist) nor a"),
+    ("broken", BROKEN),  # every file that cannot be read, named
+    ("big", "40 at IMG_SHAPE (30000, 30000, 3)) need about"),  # GiB of memory
+]
+
+
+@pytest.mark.parametrize("data, words", FOLDERS)
+def test_data_that_cannot_be_trained_on(
+    folders, scratch, monkeypatch, capsys, data, words
+):
+    monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
+    if data == "big":  # checked before any picture is read
+        monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
+        monkeypatch.setattr(inputs, "read_images", lambda *a: pytest.fail("read them"))
+    message = refusal(gan.main, ["--data", f"{folders}/{data}"], capsys, "gan.py")
+    words = words.format(folders)
+    assert message == words if data == "broken" else words in message
+    assert data != "big" or "GiB of memory" in message
+    assert not os.path.exists(CHECKPOINT)
 
 
 # Training on them ---------------------------------------------------------------------
