@@ -44,10 +44,8 @@ def only_on(backend):
 
 def backends(*names):
     """pytest params for `names`, skipped where the package is not installed."""
-    return [
-        pytest.param(n, marks=pytest.mark.skipif(not find_spec(n), reason=f"no {n}"))
-        for n in names
-    ]
+    skip = {n: pytest.mark.skipif(not find_spec(n), reason=f"no {n}") for n in names}
+    return [pytest.param(n, marks=skip[n]) for n in names]
 
 
 def child_env(backend="tensorflow", **variables):
@@ -61,16 +59,11 @@ def start(script, args=(), cwd=None, backend="tensorflow", **env):
     """`python SCRIPT ARGS` (or `-c` code) in cwd, output piped, MNIST_PATH empty."""
     command = [script] if str(script).endswith(".py") else ["-c", script]
     env = {"MNIST_PATH": "", "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT), **env}
-    return subprocess.Popen(
-        [sys.executable, *command, *args],
-        cwd=cwd,
-        env=child_env(backend, **env),
-        stdin=subprocess.DEVNULL,  # not the terminal pytest runs in
-        start_new_session=True,  # nor its process group: a test may signal this one
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Not pytest's terminal, nor its process group: a test may signal this one.
+    pipes.update(stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
+    env = child_env(backend, **env)
+    return subprocess.Popen([sys.executable, *command, *args], env=env, **pipes)
 
 
 def run(script, args=(), cwd=None, backend="tensorflow", timeout=600, **env):
@@ -202,9 +195,5 @@ def no_temporaries(cwd):
 
 def file_digests(cwd):
     """Every file below cwd with its bytes' digest; not dotfiles (the lock's pid)."""
-    paths = glob.glob("**/*", root_dir=cwd, recursive=True)
-    return {
-        path: hashlib.sha256(Path(cwd, path).read_bytes()).hexdigest()
-        for path in paths
-        if Path(cwd, path).is_file()
-    }
+    files = [Path(cwd, p) for p in glob.glob("**/*", root_dir=cwd, recursive=True)]
+    return {f: hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.is_file()}

@@ -21,8 +21,7 @@ def test_time_iterations_times_each_repeat_after_an_untimed_warmup(monkeypatch):
     def step():
         clock[0] += next(costs)
 
-    ms = speed.time_iterations(step, 7, 3, 4)
-    assert ms == pytest.approx([1.0, 2.0, 4.0])
+    assert speed.time_iterations(step, 7, 3, 4) == pytest.approx([1.0, 2.0, 4.0])
     assert next(costs, None) is None  # every step ran, and no more
 
 
@@ -35,9 +34,8 @@ def test_memory_compares_the_first_and_last_window_and_peaks_at_a_sample(monkeyp
     monkeypatch.setattr(speed, "resident_mib", resident_mib)
     steps = []
     result = speed.memory_over_iterations(lambda: steps.append(1), 20)
-    assert len(steps) == 20
+    assert len(steps) == 20 and result["window"] == 10
     assert [i for i, _ in result["samples"]] == list(range(2, 21, 2))  # 10 samples
-    assert result["window"] == 10
     assert result["first_mib"] == pytest.approx(102.0)  # iterations 1 to 10
     assert result["last_mib"] == pytest.approx(106.4)  # iterations 11 to 20
     assert result["peak_mib"] == 108.0  # the highest reading, not the lagging VmHWM

@@ -25,16 +25,14 @@ def fake_mnist(n=10):
 def test_scales_pixels_to_minus_one_one_with_a_channel_axis(tmp_path):
     arrays = fake_mnist()
     x = loaded("mnist", MNIST_PATH=write_npz(tmp_path / "m.npz", **arrays))
-    assert x.shape == (10, 28, 28, 1)
-    assert x.dtype == np.float32
+    assert x.shape == (10, 28, 28, 1) and x.dtype == np.float32
     assert x[0, 0, 0, 0] == -1.0 and x[0, 0, 1, 0] == 1.0
     np.testing.assert_allclose(x[..., 0], arrays["x_train"] / 127.5 - 1, atol=1e-6)
 
 
 def test_real_mnist_file(mnist_path):
     x = loaded("mnist", MNIST_PATH=mnist_path)
-    assert x.shape == (60000, 28, 28, 1)
-    assert x.min() == -1.0 and x.max() == 1.0
+    assert x.shape == (60000, 28, 28, 1) and x.min() == -1.0 and x.max() == 1.0
     # the shared file's documented pixel mean, 33.3184 on 0..255
     assert abs((x.mean() + 1) * 127.5 - 33.3184) < 1e-3
 
@@ -43,9 +41,8 @@ def test_one_line_says_what_was_read(tmp_path):
     test = dict(x_test=fake_mnist(4)["x_train"], y_test=np.arange(4, dtype=np.uint8))
     path = write_npz(tmp_path / "m.npz", **fake_mnist(), **test)
     both = inputs.read_data("mnist", (28, 28, 1), path, ("train", "test"), True)
-    assert inputs.describe("mnist", both) == (
-        "Read 14 pictures from mnist at (28, 28, 1): 10 train, 4 test, 10 classes"
-    )
+    read = "Read 14 pictures from mnist at (28, 28, 1): 10 train, 4 test, 10 classes"
+    assert inputs.describe("mnist", both) == read
     train = inputs.read_data("mnist", (14, 14, 3), path)  # what was asked, as fitted
     assert inputs.describe("mnist", train) == (
         "Read 10 pictures from mnist at (14, 14, 3): 10 train, 10 classes"

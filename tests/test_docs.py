@@ -1,6 +1,4 @@
-"""The front pages and docs/ hold together: every relative link and picture points to a
-file that exists, every #anchor to a heading (GitHub's slugs), every page and picture
-in docs/ is shown somewhere, and README.zh-CN.md's code blocks are README.md's."""
+"""The front pages and docs/ hold together: links, anchors, pictures, both READMEs."""
 
 import re
 from pathlib import Path

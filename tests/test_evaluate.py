@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras
+from PIL import Image
 from keras import layers
 import evaluate
 import gan
@@ -78,6 +79,13 @@ def test_parzen_batches_and_sigmas_agree_with_the_formula(batch_size):
     assert by_sigma.shape == (2, 23)
     for row, sigma in zip(by_sigma, sigmas):
         np.testing.assert_allclose(row, naive_parzen(x, centres, sigma), rtol=1e-10)
+    # parzen_score: the mean and standard error at the sigma it picked
+    centres, validation, test = (rng.random((n, 20)) for n in (30, 10, 16))
+    figures = evaluate.parzen_score(centres, validation, test)
+    ll = naive_parzen(test, centres, figures["parzen_sigma"])
+    assert figures["parzen_sigma"] in evaluate.SIGMAS
+    assert figures["parzen_ll"] == pytest.approx(ll.mean())
+    assert figures["parzen_se"] == pytest.approx(ll.std() / 4.0)  # std / sqrt(16)
 
 
 @pytest.mark.parametrize("index", [0, 3, 6, 9])
@@ -90,16 +98,6 @@ def test_sigma_is_the_grid_value_the_data_was_built_for(index):
     validation = directions * sigma * np.sqrt(D)
     chosen = evaluate.parzen_score(np.zeros((1, D)), validation, validation)
     assert chosen["parzen_sigma"] == pytest.approx(sigma)
-
-
-def test_parzen_score_reports_mean_and_standard_error():
-    rng = np.random.default_rng(4)
-    centres, validation, test = (rng.random((n, 20)) for n in (30, 10, 16))
-    figures = evaluate.parzen_score(centres, validation, test)
-    ll = naive_parzen(test, centres, figures["parzen_sigma"])
-    assert figures["parzen_sigma"] in evaluate.SIGMAS
-    assert figures["parzen_ll"] == pytest.approx(ll.mean())
-    assert figures["parzen_se"] == pytest.approx(ll.std() / 4.0)  # std / sqrt(16)
 
 
 # Classifier figures -------------------------------------------------------------------
@@ -150,8 +148,7 @@ def test_class_balance(probabilities, covered, kl):
 
 
 def test_classifier_outputs_are_its_features_layer_and_output_per_image():
-    # Rows of 784 pixels must reach the classifier as the 28 x 28 images they are
-    # (row-major), and the features must be the named penultimate layer's.
+    # Rows of 784 pixels reach it as 28 x 28 images; features: the named layer's.
     keras.utils.set_random_seed(8)
     classifier = evaluate.build_classifier()
     images = np.random.default_rng(8).random((6, 28, 28, 1))
@@ -189,9 +186,8 @@ def test_generators_that_replay_the_real_row_or_the_test_images(monkeypatch):
     mnist = small_mnist(monkeypatch, seed=9)
     keras.utils.set_random_seed(0)
     classifier = evaluate.build_classifier()
-    figures = evaluate.evaluate(
-        ReplayGenerator(mnist["x_train"][:40]), classifier, mnist
-    )
+    generator = ReplayGenerator(mnist["x_train"][:40])
+    figures = evaluate.evaluate(generator, classifier, mnist)
     real = figures.pop("real")
     assert real.pop("images") == "x_train[:40]"
     for name, value in real.items():  # the samples score as the real row
@@ -234,17 +230,8 @@ def test_rows_on_too_few_images_say_so_and_missing_figures_are_named(monkeypatch
     assert figures["caveats"] == []
 
 
-def test_an_image_sets_label_is_its_slice():
-    images, parts = np.arange(60000), [slice(0, 10000), slice(None, 40)]
-    names = ["x_train[:10000]", "x_train[:40]", "x_train[10000:]", "x_train[5:51]"]
-    for part, name in zip(parts + [slice(10000, None), slice(5, 51)], names):
-        assert evaluate.slice_name(part) == name
-        assert np.array_equal(eval(name, {"x_train": images}), images[part])
-
-
 def test_the_classifier_never_saw_the_real_row_and_is_cached(tmp_path, monkeypatch):
-    # Each training image carries its index in two pixels; the classifier is trained
-    # as load_or_train_classifier trains it, only recording what it was given.
+    # Each training image carries its index in two pixels; training records them.
     index = np.arange(60003)
     x_train = np.zeros((60003, 28, 28), np.uint8)
     x_train[:, 0, 0], x_train[:, 0, 1] = index % 256, index // 256
@@ -265,7 +252,7 @@ def test_the_classifier_never_saw_the_real_row_and_is_cached(tmp_path, monkeypat
     assert len(given) == 1 and again.output_shape == (None, 10)  # reused
 
 
-def test_each_datas_classifier_is_cached_under_a_name_of_its_own():
+def test_each_datas_classifier_and_image_set_has_a_name_of_its_own():
     mnist = {"x_train": np.zeros((60000, 28, 28, 1)), "classes": list("0123456789")}
     other = [mnist | {"classes": ["a"]}, mnist | {"x_train": mnist["x_train"][1:]}]
     keys = [("mnist", mnist), ("fashion_mnist", mnist)]
@@ -273,6 +260,12 @@ def test_each_datas_classifier_is_cached_under_a_name_of_its_own():
     paths = {evaluate.classifier_path(data, (28, 28, 1), a) for data, a in keys}
     paths.add(evaluate.classifier_path("mnist", (32, 32, 1), mnist))
     assert len(paths) == 5 and {os.path.dirname(p) for p in paths} == {gan.MODEL_DIR}
+    # An image set's label is its slice.
+    images, parts = np.arange(60000), [slice(0, 10000), slice(None, 40)]
+    names = ["x_train[:10000]", "x_train[:40]", "x_train[10000:]", "x_train[5:51]"]
+    for part, name in zip(parts + [slice(10000, None), slice(5, 51)], names):
+        assert evaluate.slice_name(part) == name
+        assert np.array_equal(eval(name, {"x_train": images}), images[part])
 
 
 # Nearest training images and the memorization figures ---------------------------------
@@ -448,26 +441,28 @@ def test_a_folder_with_nothing_to_measure_says_so(tmp_path, monkeypatch, capsys)
     assert "plain has neither" in out and "|" not in out and err == ""
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "cached, after",
-    [
-        (False, "Training the digit classifier"),
-        (True, f"Scoring {evaluate.N_SAMPLES:,} generated samples"),
-    ],
-)
-def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, cached, after):
+SCORING = f"Scoring {evaluate.N_SAMPLES:,} generated samples"
+STOPS = [(evaluate, False, "Training the digit classifier"), (evaluate, True, SCORING)]
+
+
+@pytest.mark.slow  # sample.py: stopped while it draws, right after the platform line
+@pytest.mark.parametrize("script, cached, after", [*STOPS, (sample, False, "Keras ")])
+def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, script, cached, after):
     os.makedirs(tmp_path / gan.MODEL_DIR)
     save_generator(tmp_path / evaluate.GENERATOR_PATH)
     mnist = evaluate.load_data("mnist", (28, 28, 1), mnist_path)
     cache = tmp_path / evaluate.classifier_path("mnist", (28, 28, 1), mnist)
     if cached:  # untrained: its figures do not matter, only how far the run gets
         evaluate.build_classifier().save(cache)
+    name, wait = f"{script.__name__}.py", int(script is evaluate)
     status, out, err = stop_with_ctrl_c(
-        ROOT / "evaluate.py", [], tmp_path, after, MNIST_PATH=mnist_path
+        ROOT / name, [], tmp_path, after, wait, MNIST_PATH=mnist_path
     )
     assert (status, out) == (130, "")  # 128 + SIGINT
-    assert err[-1] == "evaluate.py: stopped; its files are whole"
+    assert err[-1] == f"{name}: stopped; its files are whole"
     assert any(line.startswith(f"Keras {keras.__version__}, ") for line in err)
     # An interrupted training leaves no cache behind, to be taken for a whole one.
     assert os.path.exists(cache) == cached
+    for picture in os.listdir(tmp_path / gan.IMAGES_DIR) if script is sample else []:
+        assert picture in sample.PICTURES  # whole, or not there at all
+        Image.open(tmp_path / gan.IMAGES_DIR / picture).load()

@@ -34,7 +34,7 @@ def scratch(tmp_path, monkeypatch):
 
 
 # Reading: any source, one reader ------------------------------------------------------
-def test_a_folder_reads_as_the_npz_does_and_is_fitted_to_img_shape(tmp_path):
+def test_a_folder_reads_as_the_npz_does_fitted_transparency_on_black(tmp_path):
     images, npz = digits(40), tmp_path / "m.npz"
     np.savez(npz, x_train=images)
     from_folder = loaded(write_pictures(tmp_path / "pictures", images))
@@ -46,6 +46,17 @@ def test_a_folder_reads_as_the_npz_does_and_is_fitted_to_img_shape(tmp_path):
     colour = inputs.read_data(folder, (12, 16, 3))["x_train"]
     assert colour.shape == (6, 12, 16, 3)
     assert colour[0, ..., 0].mean() > 100 > colour[0, ..., 2].mean()  # red stays red
+    # White on a transparent white background (RGBA, LA, palette): white on black.
+    ink = np.zeros((28, 28), np.uint8)
+    ink[6:22, 12:16] = 255  # where the picture is opaque
+    white, folder = np.full_like(ink, 255), tmp_path / "t"
+    write_pictures(folder, [np.dstack([white] * 3 + [ink]), np.dstack([white, ink])])
+    palette = Image.frombytes("P", (28, 28), (ink < 255).astype(np.uint8).tobytes())
+    palette.putpalette([255] * 6)  # 0: stroke, 1: background, both white
+    palette.save(folder / "2.png", transparency=1)
+    for channels in (1, 3):
+        x = inputs.read_data(str(folder), (28, 28, channels))["x_train"]
+        assert x.shape == (3, 28, 28, channels) and (x == ink[..., None]).all()
 
 
 def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
@@ -70,20 +81,6 @@ def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
     write_pictures(tmp_path / "d" / "train", digits(1))  # outside a class: no labels
     data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
     assert set(data) == {"x_train", "x_test"} and len(data["x_train"]) == 25
-
-
-def test_transparent_pictures_lie_on_black(tmp_path):
-    """White on a transparent white background (RGBA, LA, palette): white on black."""
-    ink = np.zeros((28, 28), np.uint8)
-    ink[6:22, 12:16] = 255  # where the picture is opaque
-    white, folder = np.full_like(ink, 255), tmp_path / "t"
-    write_pictures(folder, [np.dstack([white] * 3 + [ink]), np.dstack([white, ink])])
-    palette = Image.frombytes("P", (28, 28), (ink < 255).astype(np.uint8).tobytes())
-    palette.putpalette([255] * 6)  # 0: stroke, 1: background, both white
-    palette.save(folder / "2.png", transparency=1)
-    for channels in (1, 3):
-        x = inputs.read_data(str(folder), (28, 28, channels))["x_train"]
-        assert x.shape == (3, 28, 28, channels) and (x == ink[..., None]).all()
 
 
 def test_fashion_mnist_reads_the_npz_its_constant_or_flag_names(tmp_path, monkeypatch):
@@ -152,12 +149,9 @@ def test_a_folder_of_mnist_pngs_trains_as_the_npz(tmp_path, mnist_path):
     np.savez(npz, x_train=images)
     args = ["--iterations", "3", "--sample-interval", "1"]
     runs = {}
-    for name, extra, data_file in [
-        ("folder", ["--data", folder], ""),
-        ("npz", [], npz),
-    ]:
+    for name, extra, path in [("folder", ["--data", folder], ""), ("npz", [], npz)]:
         (tmp_path / name).mkdir()
-        result = run(GAN, args + extra, tmp_path / name, MNIST_PATH=data_file)
+        result = run(GAN, args + extra, tmp_path / name, MNIST_PATH=path)
         assert result.returncode == 0, result.stderr[-3000:]
         runs[name] = log_lines(result.stdout), csv_rows(tmp_path / name)
     assert len(runs["folder"][0]) == 3

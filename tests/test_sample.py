@@ -12,7 +12,7 @@ import evaluate
 import gan
 import inputs
 import sample
-from helpers import ROOT, run, save_generator, save_tiny_mnist, stop_with_ctrl_c
+from helpers import ROOT, run, save_generator, save_tiny_mnist
 
 PICTURES = sample.PICTURES
 
@@ -130,17 +130,3 @@ def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
         assert result.returncode != 0 and result.stdout == ""
         assert result.stderr.strip().splitlines()[-1].startswith(f"{script}: error: ")
         assert "Traceback" not in result.stderr
-
-
-@pytest.mark.slow
-def test_ctrl_c_says_its_files_are_whole(tmp_path, generator_path, mnist_path):
-    # Stopped while it draws, after the platform line: pictures whole or not at all.
-    env = dict(MNIST_PATH=mnist_path)
-    status, out, err = stop_with_ctrl_c(
-        ROOT / "sample.py", [generator_path], tmp_path, "Keras ", 0, **env
-    )
-    assert (status, out) == (130, "")  # 128 + SIGINT
-    assert err[-1] == "sample.py: stopped; its files are whole"
-    for name in os.listdir(tmp_path / gan.IMAGES_DIR):
-        assert name in PICTURES
-        Image.open(tmp_path / gan.IMAGES_DIR / name).load()
