@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -346,9 +347,8 @@ def big_enough_mnist(tmp_path_factory):
 def bad(tmp_path_factory):
     """Files for the refusals: a generator, models of other shapes, broken files."""
     folder = tmp_path_factory.mktemp("bad")
-    generator = save_generator(folder / "generator.keras")
-    with open(generator, "rb") as f:  # cut short, as a killed download leaves it
-        (folder / "half.keras").write_bytes(f.read()[:5000])
+    generator = Path(save_generator(folder / "generator.keras")).read_bytes()
+    (folder / "half.keras").write_bytes(generator[:5000])  # as a killed download
     (folder / "text.keras").write_text("not a model")
     (folder / "mnist.npz").write_text("not a zip")
     save_model(folder / "out.keras", gan.LATENT_DIM, [layers.Dense(10)])
@@ -374,20 +374,17 @@ BOTH = [
 ]
 
 
-@pytest.mark.parametrize(
-    "script, argv, says",
-    [(script, *case) for script in (evaluate, sample) for case in BOTH]
-    + [
-        (evaluate, GOOD + " --mnist-path {bad}/small.npz", ["has 100 training images"]),
-        (sample, "--n 0", ["--n must be at least 1, got 0"]),
-        (sample, "--n abc", ["--n: invalid int value: 'abc'"]),
-        (sample, "--n 101", ["--n must be at most 100"]),
-        (sample, GOOD + " images", ["cannot write to output folder"]),
-    ],
-)
-def test_bad_input_is_one_sentence(
-    script, argv, says, bad, tmp_path, monkeypatch, capsys
-):
+REFUSALS = [(script, *case) for script in (evaluate, sample) for case in BOTH] + [
+    (evaluate, GOOD + " --mnist-path {bad}/small.npz", ["has 100 training images"]),
+    (sample, "--n 0", ["--n must be at least 1, got 0"]),
+    (sample, "--n abc", ["--n: invalid int value: 'abc'"]),
+    (sample, "--n 101", ["--n must be at most 100"]),
+    (sample, GOOD + " images", ["cannot write to output folder"]),
+]
+
+
+@pytest.mark.parametrize("script, argv, says", REFUSALS)
+def test_one_sentence_refusals(script, argv, says, bad, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     if argv.endswith(" images"):  # a file where sample.py's folder should be
         (tmp_path / gan.IMAGES_DIR).write_text("not a folder")

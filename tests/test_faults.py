@@ -71,7 +71,7 @@ def run_main(argv, capsys):
 
 
 @pytest.fixture(scope="module")
-def tiny_reference(tmp_path_factory):
+def tiny(tmp_path_factory):
     """Tiny data and its uninterrupted run in this process."""
     folder = tmp_path_factory.mktemp("tiny")
     argv = "--iterations 6 --batch-size 8 --sample-interval 2 --mnist-path".split()
@@ -80,14 +80,6 @@ def tiny_reference(tmp_path_factory):
         patch.chdir(folder)
         gan.main(argv)
     return folder, argv
-
-
-@pytest.fixture
-def tiny(tiny_reference, tmp_path, monkeypatch):
-    """A scratch folder, the reference run, and its flags."""
-    reference, argv = tiny_reference
-    monkeypatch.chdir(tmp_path)
-    return tmp_path, reference, argv
 
 
 def signal_at(monkeypatch, iteration, signum):
@@ -117,9 +109,10 @@ TRILLION = ["--iterations", str(10**12)]
     ],
 )
 def test_a_stop_in_process_writes_the_checkpoint_and_resumes_exactly(
-    tiny, monkeypatch, capsys, at, signum, impatient, extra, status, words
+    tiny, tmp_path, monkeypatch, capsys, at, signum, impatient, extra, status, words
 ):
-    cwd, reference, argv = tiny
+    cwd, (reference, argv) = tmp_path, tiny
+    monkeypatch.chdir(cwd)
     signal_at(monkeypatch, at, signum)
     save_checkpoint = safekeeping.Run.save_checkpoint
 
@@ -155,6 +148,7 @@ def test_one_request_delivered_twice_at_once_counts_once():
 
 
 OPENVINO = "(No module named 'openvino'); `pip install openvino`, or set KERAS_BACKEND"
+BACKENDS = [("pytorch", "(Unable to import"), ("openvino", OPENVINO)]
 
 
 @pytest.mark.slow
@@ -171,10 +165,7 @@ def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend, words",
-    [("pytorch", "(Unable to import"), ("openvino", OPENVINO)],
-)
+@pytest.mark.parametrize("backend, words", BACKENDS)
 def test_a_backend_that_cannot_load_is_one_sentence(tmp_path, backend, words):
     result = run(GAN, ["--iterations", "2"], tmp_path, backend)
     if backend == "openvino" and "No module named" not in result.stderr:

@@ -15,11 +15,8 @@ pytestmark = pytest.mark.usefixtures("original_constants")
 
 
 def layer_summary(model):
-    return [
-        (type(layer).__name__, getattr(layer, "units", None))
-        for layer in model.layers
-        if not isinstance(layer, keras.layers.InputLayer)
-    ]
+    layers = [x for x in model.layers if not isinstance(x, keras.layers.InputLayer)]
+    return [(type(x).__name__, getattr(x, "units", None)) for x in layers]
 
 
 def count(weights):
@@ -98,9 +95,8 @@ def test_tensorflow_errors_are_not_hidden_for_the_run(monkeypatch):
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
 
 
-# TensorFlow brings up its devices at its first tensor; on a machine with CUDA's
-# libraries and no GPU it logs "failed call to cuInit" then, an error that is none.
-# Here the first tensor's device set-up writes such a line, as that machine would.
+# TensorFlow brings up its devices at its first tensor: with CUDA's libraries and no
+# GPU it logs "failed call to cuInit", an error that is none. Here it always does.
 NOISY_DEVICES = """
 import os
 from tensorflow.python.eager import context
