@@ -36,12 +36,6 @@ def real_mnist_path():
     return path if os.path.isfile(path) else None
 
 
-def only_on(backend):
-    """Skips a test that runs Keras in this process unless it runs on `backend`."""
-    here = keras.backend.backend()  # as gan.py picked it
-    return pytest.mark.skipif(here != backend, reason=f"needs {backend}, not {here}")
-
-
 def backends(*names):
     """pytest params for `names`, skipped where the package is not installed."""
     skip = {n: pytest.mark.skipif(not find_spec(n), reason=f"no {n}") for n in names}

@@ -171,9 +171,8 @@ def test_the_original_trains_and_reports_its_speed(mnist_path):
     assert len(result["ms"]) == 2 and all(m > 0 for m in result["ms"])
     d_loss, d_acc, g_loss = np.array(result["losses"]).T
     assert len(d_loss) == 100
-    # As the original on Keras 2 does: D wins at once (its loss falls from about
-    # 0.8 to near 0, its accuracy to about 100%) and G's loss climbs to 3 to 5.
-    # A D that never learns stays near log 2 = 0.69 and 50%.
+    # As on Keras 2: D wins at once (loss 0.8 to near 0, accuracy to 100%), G's loss
+    # climbs to 3 to 5; a D that never learns stays near log 2 = 0.69 and 50%.
     assert d_loss[0] > 0.5
     assert d_loss[20:].mean() < 0.3
     assert d_acc[20:].mean() > 0.9

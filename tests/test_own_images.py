@@ -158,32 +158,6 @@ def test_a_folder_of_mnist_pngs_trains_as_the_npz(tmp_path, mnist_path):
     assert runs["folder"] == runs["npz"]
 
 
-@pytest.fixture(scope="module")
-def colour_run(tmp_path_factory):
-    """gan.py in this process, 3 iterations on 12x16 colour pictures: its folder."""
-    cwd = tmp_path_factory.mktemp("colour")
-    folder = write_pictures(cwd / "pictures", colour_pictures(48))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(cwd)
-        patch.setattr(gan, "IMG_SHAPE", (12, 16, 3))
-        patch.setattr(gan, "JIT_COMPILE", False)
-        gan.main(["--data", folder, "--iterations", "3", "--sample-interval", "1"])
-    return cwd
-
-
-@pytest.mark.slow
-def test_a_colour_folder_trains_and_its_pictures_are_in_colour(colour_run):
-    generator = keras.saving.load_model(colour_run / gan.MODEL_DIR / "generator.keras")
-    assert generator.output_shape == (None, 12, 16, 3)
-    for name in ("2.png", "progress.gif"):
-        picture = Image.open(colour_run / gan.IMAGES_DIR / name).convert("RGB")
-        channels = np.asarray(picture).astype(int)
-        assert np.abs(channels[..., 0] - channels[..., 1]).max() > 30, name  # not grey
-    settings = safekeeping.read_checkpoint(colour_run / CHECKPOINT)["settings"]
-    assert settings["IMG_SHAPE"] == [12, 16, 3]
-    assert settings["DATA"] == str(colour_run / "pictures")
-
-
 # evaluate.py and sample.py on the run's data ------------------------------------------
 @pytest.fixture
 def small_evaluation(monkeypatch):
@@ -215,14 +189,28 @@ def test_evaluate_and_sample_on_a_folder_with_labels_and_a_test_split(
 
 
 @pytest.mark.slow
-def test_evaluate_and_sample_on_a_colour_folder_without_labels_or_test_split(
-    colour_run, small_evaluation, monkeypatch, capsys
+def test_a_colour_folder_trains_in_colour_and_the_scripts_read_its_run(
+    tmp_path, small_evaluation, monkeypatch, capsys
 ):
-    monkeypatch.chdir(colour_run)
+    """gan.py on 12x16 colour pictures, IMG_SHAPE edited; evaluate.py and sample.py."""
+    folder = write_pictures(tmp_path / "pictures", colour_pictures(48))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gan, "IMG_SHAPE", (12, 16, 3))
+    monkeypatch.setattr(gan, "JIT_COMPILE", False)
+    gan.main(["--data", folder, "--iterations", "3", "--sample-interval", "1"])
+    generator = keras.saving.load_model(tmp_path / gan.MODEL_DIR / "generator.keras")
+    assert generator.output_shape == (None, 12, 16, 3)
+    for name in ("2.png", "progress.gif"):
+        picture = Image.open(tmp_path / gan.IMAGES_DIR / name).convert("RGB")
+        channels = np.asarray(picture).astype(int)
+        assert np.abs(channels[..., 0] - channels[..., 1]).max() > 30, name  # not grey
+    settings = safekeeping.read_checkpoint(tmp_path / CHECKPOINT)["settings"]
+    assert settings["IMG_SHAPE"] == [12, 16, 3] and settings["DATA"] == folder
     monkeypatch.setattr(gan, "IMG_SHAPE", (28, 28, 1))  # the checkpoint's is used
-    evaluate.main([])  # says so, and ends without an error
+    capsys.readouterr()
+    evaluate.main([])  # no labels, no test split: says so, and ends without an error
     assert capsys.readouterr().out.startswith("Nothing to measure: every figure needs")
     sample.main(["--n", "2"])
-    picture = Image.open(colour_run / sample.OUTPUT_DIR / "samples.png").convert("RGB")
+    picture = Image.open(tmp_path / sample.OUTPUT_DIR / "samples.png").convert("RGB")
     channels = np.asarray(picture).astype(int)
     assert np.abs(channels[..., 0] - channels[..., 2]).max() > 0  # colour, not grey

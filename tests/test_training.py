@@ -27,8 +27,7 @@ def test_prints_the_summaries_then_each_iterations_own_losses(straight_run):
     summaries, _, _ = stdout.partition("0 [D loss")
     # What the notes' readers check against the original
     assert 'Model: "generator"' in summaries and 'Model: "discriminator"' in summaries
-    # 1,493,520 (1,489,936 trainable, 3,584 not) and 533,505 with the original's
-    # constants (test_models.py); here those of gan.py's, as a learner edited them
+    # The counts of gan.py's constants as edited (the original's: test_models.py)
     generator, discriminator = gan.build_generator(), gan.build_discriminator()
     trainable = sum(int(np.prod(w.shape)) for w in generator.trainable_weights)
     for count in (generator.count_params(), trainable, discriminator.count_params()):
@@ -55,8 +54,7 @@ def test_saves_grids_csv_gif_and_the_trained_generator(straight_run):
     image = np.asarray(Image.open(cwd / gan.IMAGES_DIR / "50.png").convert("RGB"))
     assert image.shape == (480, 640, 3)
     assert np.array_equal(image[..., 0], image[..., 1])  # gray
-    # 5 x 5 tiles (GRID_ROWS x GRID_COLS): the rows and columns of pixels that hold
-    # digits form that many separate runs
+    # GRID_ROWS x GRID_COLS tiles: as many separate runs of inked rows and columns
     ink = image[..., 0] < 250
     for axis, tiles in enumerate((gan.GRID_ROWS, gan.GRID_COLS)):
         filled = ink.any(axis=1 - axis).astype(int)
@@ -90,8 +88,7 @@ def test_both_networks_learn_on_real_data(mnist_path, original_constants):
     for _ in range(300):
         gan.train_iteration(generator, discriminator, combined, x_train, 32)
 
-    # D: right about most real images (training images it has probably not yet
-    # seen: 300 batches of 32 cover a sixth of them) and about fresh fakes
+    # D: right about most real images (a sixth seen so far) and about fresh fakes
     real = x_train[np.random.randint(0, len(x_train), 256)]
     fake = generator.predict_on_batch(gan.sample_noise(256))
     d_real = discriminator.predict_on_batch(real)
