@@ -5,6 +5,7 @@ import signal
 
 import pytest
 
+import inputs
 from helpers import GAN, RUN_ARGS, SHARED_MNIST, log_lines, real_mnist_path, run
 
 
@@ -15,8 +16,6 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    import inputs
-
     inputs.load_keras()
     return [
         f"in-process tests: {inputs.platform_line()} (KERAS_BACKEND picks it)",

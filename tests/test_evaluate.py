@@ -91,8 +91,8 @@ def test_parzen_batches_and_sigmas_agree_with_the_formula(batch_size):
 
 @pytest.mark.parametrize("index", [0, 3, 6, 9])
 def test_sigma_is_the_grid_value_the_data_was_built_for(index):
-    # One centre, validation points all at distance r: the mean log-likelihood
-    # -r^2 / (2 sigma^2) - D log sigma peaks at sigma = r / sqrt(D).
+    # One centre, all points at distance r: -r^2/(2 sigma^2) - D log sigma peaks at
+    # sigma = r / sqrt(D).
     sigma = evaluate.SIGMAS[index]
     directions = np.random.default_rng(3).normal(size=(20, D))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -201,8 +201,7 @@ def test_generators_that_replay_the_real_row_or_the_test_images(monkeypatch):
     learned = evaluate.slice_name(evaluate.CLASSIFIER_IMAGES)
     assert figures["classifier_images"] == learned
     assert f"which the classifier never saw (it learned {learned})" in table
-    # Samples that are the test images themselves: FID 0 against the test images,
-    # as far from the training set as the test images (ratio 1); the real row is not.
+    # Samples that are the test images: FID 0, memorization ratio 1; the real row not.
     generator = ReplayGenerator(mnist["x_test"])
     figures = json.loads(json.dumps(evaluate.evaluate(generator, classifier, mnist, 3)))
     assert figures["fid"] == pytest.approx(0.0, abs=1e-6)

@@ -191,8 +191,8 @@ def test_a_second_run_is_refused_a_killed_ones_lock_not(tmp_path, mnist_path):
     first.kill()  # SIGKILL: no clean-up at all
     first.communicate()
     folders = (tmp_path / gan.IMAGES_DIR, tmp_path / gan.MODEL_DIR)
-    with safekeeping.output_folders(*folders):
-        pass  # the next run gets the folders
+    with safekeeping.output_folders(*folders):  # the next run gets the folders
+        pass
 
 
 def test_the_lock_names_the_process_that_holds_it_until_released(tmp_path):

@@ -53,10 +53,8 @@ def test_papermill_runs_the_notebook_with_parameters(tmp_path, mnist_path, monke
     monkeypatch.setenv("PYTHONPATH", str(GAN.parent))  # inputs.py, safekeeping.py
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     nb = execute(tmp_path, ITERATIONS=3, SAMPLE_INTERVAL=1, MNIST_PATH=mnist_path)
-    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
-    out = "".join(
-        o.get("text", o.get("data", {}).get("text/plain", "")) for o in outputs
-    )
+    outs = [o for c in nb.cells for o in c.get("outputs", [])]
+    out = "".join(o.get("text", o.get("data", {}).get("text/plain", "")) for o in outs)
     out = re.sub(r"\x1b\[[\d;]*m", "", out)  # the summaries' colours
     assert "Total params: 1,493,520" in out and "Total params: 533,505" in out
     logs = [int(line.split()[0]) for line in out.splitlines() if "[D loss" in line]

@@ -101,9 +101,8 @@ def test_a_finished_run_has_nothing_to_resume_and_reruns_from_scratch(
         checkpointed.record(0.5, 0.5, 0.7)
     checkpointed.save_checkpoint()  # iteration 9 of 10: finished
     before = file_digests(tmp_path)
-    for argv in (["--iterations", "10"], "--iterations 3 --checkpoint-interval 7"):
-        # ask for fewer: still not refused
-        gan.main(["--resume", *(argv if isinstance(argv, list) else argv.split())])
+    for argv in ("--iterations 10", "--iterations 3 --checkpoint-interval 7"):
+        gan.main(["--resume", *argv.split()])  # asking for fewer: not refused either
     assert capsys.readouterr().out.splitlines()[0] == (
         "Nothing to do: the checkpoint has done 10 iterations and 10 were asked "
         "for; to go on, ask for more than 10 with --iterations."
@@ -176,5 +175,4 @@ def test_resumes_under_another_backend(straight_run, mnist_path, tmp_path, backe
     assert log_lines(result.stdout)[0].startswith("60 [D loss")
     rows = csv_rows(tmp_path)
     assert rows[:61] == csv_rows(straight) and len(rows) == 71
-    d_acc = [float(r[2]) for r in rows[61:]]
-    assert np.mean(d_acc) > 0.5  # D still tells real from fake: the weights came along
+    assert np.mean([float(r[2]) for r in rows[61:]]) > 0.5  # D's weights came along
