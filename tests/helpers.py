@@ -172,8 +172,7 @@ def generator_weights(cwd):
 
 
 def checkpoint_iteration(cwd):
-    path = os.path.join(cwd, CHECKPOINT)
-    return safekeeping.read_checkpoint(path)["iteration"]
+    return safekeeping.read_checkpoint(os.path.join(cwd, CHECKPOINT))["iteration"]
 
 
 def assert_same_run(cwd, reference):

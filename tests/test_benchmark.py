@@ -197,8 +197,8 @@ def test_the_script_trains_gan_py_and_prints_the_table(mnist_path):
     row = lines[lines.index(header) + 1].split()
     assert row[:3] == ["gan.py", "loop", "tensorflow"] and row[-1] == "-"
     median, low, high, minutes = map(float, row[3:7])
-    assert 0 < low <= median <= high and minutes == pytest.approx(
-        30001 * median / 60000, abs=0.06
-    )  # trains: no WARNING line follows; memory: 20 iterations, 10 in each window
+    assert 0 < low <= median <= high
+    assert minutes == pytest.approx(30001 * median / 60000, abs=0.06)
+    # trains: no WARNING line follows; memory: 20 iterations, 10 in each window
     assert lines[-1].startswith("Memory, gan.py tensorflow, 20 iterations: peak ")
     assert "MiB in the first 10, " in lines[-1] and "WARNING" not in result.stdout

@@ -11,8 +11,7 @@ from helpers import denied, digits, loaded
 
 
 def write_npz(path, **arrays):
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    np.savez(path, **arrays)  # path ends in .npz: nothing appended
     return str(path)
 
 

@@ -196,11 +196,10 @@ def test_a_second_run_is_refused_a_killed_ones_lock_not(tmp_path, mnist_path):
 
 
 def test_the_lock_names_the_process_that_holds_it_until_released(tmp_path):
-    with safekeeping.output_folders(tmp_path):
-        with pytest.raises(inputs.InputError, match=f"process {os.getpid()}\\)"):
-            with safekeeping.output_folders(tmp_path):
-                pass
-    with safekeeping.output_folders(tmp_path):  # released
+    lock, held = safekeeping.output_folders, f"process {os.getpid()}\\)"
+    with lock(tmp_path), pytest.raises(inputs.InputError, match=held), lock(tmp_path):
+        pass
+    with lock(tmp_path):  # released
         pass
 
 

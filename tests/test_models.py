@@ -59,12 +59,11 @@ def test_discriminator_layers_parameters_and_compile():
     assert discriminator.count_params() == 533_505
     assert discriminator.layers[-1].activation.__name__ == "sigmoid"
     assert_compiled_as_the_original(discriminator)
-    # [loss, accuracy], as the loop's log line expects
-    images = np.zeros((4, 28, 28, 1), "float32")
-    assert len(discriminator.test_on_batch(images, np.ones((4, 1)))) == 2
+    images, labels = np.zeros((4, 28, 28, 1), "float32"), np.ones((4, 1))
+    assert len(discriminator.test_on_batch(images, labels)) == 2  # [loss, accuracy]
 
 
-def test_combined_chains_generator_into_discriminator_with_its_own_adam():
+def test_combined_chains_g_into_d_with_its_own_adam_and_a_grid(tmp_path, monkeypatch):
     generator, discriminator, combined = gan.build_gan()
     assert combined.input_shape == (None, 100)
     assert combined.output_shape == (None, 1)
@@ -74,14 +73,12 @@ def test_combined_chains_generator_into_discriminator_with_its_own_adam():
     z = gan.sample_noise(3)
     expected = discriminator.predict_on_batch(generator.predict_on_batch(z))
     np.testing.assert_allclose(combined.predict_on_batch(z), expected, atol=1e-6)
-
-
-def test_a_1x1_grid_is_drawn(tmp_path, monkeypatch):
+    # A 1x1 grid is drawn too.
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(gan, "GRID_ROWS", 1)
     monkeypatch.setattr(gan, "GRID_COLS", 1)
     os.makedirs(gan.IMAGES_DIR)
-    gan.sample_images(gan.build_generator(), 7)
+    gan.sample_images(generator, 7)
     assert os.path.getsize(os.path.join(gan.IMAGES_DIR, "7.png")) > 0
 
 

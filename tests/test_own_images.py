@@ -27,12 +27,6 @@ def colour_pictures(n, height=12, width=16):
     return images
 
 
-@pytest.fixture
-def scratch(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 # Reading: any source, one reader ------------------------------------------------------
 def test_a_folder_reads_as_the_npz_does_fitted_transparency_on_black(tmp_path):
     images, npz = digits(40), tmp_path / "m.npz"
@@ -67,10 +61,9 @@ def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
     for skipped in ("notes.txt", ".DS_Store", "train/cat/._00000.png"):
         (tmp_path / "d" / skipped).write_bytes(b"\0\0")  # not pictures: skipped
     data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
-    assert inputs.describe(folder, data) == (
-        f"Read 30 pictures from {folder!r} at (28, 28, 1): 24 train, 6 test, "
-        "3 classes (skipped 3 files that are not pictures)"
-    )
+    read = f"Read 30 pictures from {folder!r} at (28, 28, 1): 24 train, 6 test, 3 "
+    read += "classes (skipped 3 files that are not pictures)"
+    assert inputs.describe(folder, data) == read
     assert data["classes"] == ["cat", "dog", "emu"]
     assert len(data["x_train"]) == 24 and len(data["x_test"]) == 6
     # sorted paths: cat/00000, cat/00003, ... then dog/...
@@ -127,8 +120,9 @@ FOLDERS = [  # (--data, words of the sentence, or the whole of it)
 
 @pytest.mark.parametrize("data, words", FOLDERS)
 def test_data_that_cannot_be_trained_on(
-    folders, scratch, monkeypatch, capsys, data, words
+    folders, tmp_path, monkeypatch, capsys, data, words
 ):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
     if data == "big":  # checked before any picture is read
         monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
@@ -168,13 +162,14 @@ def small_evaluation(monkeypatch):
 
 @pytest.mark.slow
 def test_evaluate_and_sample_on_a_folder_with_labels_and_a_test_split(
-    scratch, small_evaluation, capsys, mnist_path
+    tmp_path, small_evaluation, monkeypatch, capsys, mnist_path
 ):
+    monkeypatch.chdir(tmp_path)
     mnist = np.load(mnist_path)
     x, y = mnist["x_train"][:600], mnist["y_train"][:600]
-    write_pictures(scratch / "digits" / "train", x[:480], y[:480])
-    write_pictures(scratch / "digits" / "test", x[480:], y[480:])
-    generator = save_generator(scratch / "g.keras")  # untrained: any figures do
+    write_pictures(tmp_path / "digits" / "train", x[:480], y[:480])
+    write_pictures(tmp_path / "digits" / "test", x[480:], y[480:])
+    generator = save_generator(tmp_path / "g.keras")  # untrained: any figures do
     evaluate.main([generator, "--data", "digits"])
     table = capsys.readouterr().out
     assert "against the 120 digits test images" in table
@@ -185,7 +180,7 @@ def test_evaluate_and_sample_on_a_folder_with_labels_and_a_test_split(
     assert "| Memorization |" in table
     sample.main([generator, "--data", "digits", "--n", "3"])
     for name in sample.PICTURES:
-        assert (scratch / sample.OUTPUT_DIR / name).stat().st_size > 0
+        assert (tmp_path / sample.OUTPUT_DIR / name).stat().st_size > 0
 
 
 @pytest.mark.slow

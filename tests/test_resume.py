@@ -103,10 +103,9 @@ def test_a_finished_run_has_nothing_to_resume_and_reruns_from_scratch(
     before = file_digests(tmp_path)
     for argv in ("--iterations 10", "--iterations 3 --checkpoint-interval 7"):
         gan.main(["--resume", *argv.split()])  # asking for fewer: not refused either
-    assert capsys.readouterr().out.splitlines()[0] == (
-        "Nothing to do: the checkpoint has done 10 iterations and 10 were asked "
-        "for; to go on, ask for more than 10 with --iterations."
-    )
+    done = "Nothing to do: the checkpoint has done 10 iterations and 10 were asked for"
+    done += "; to go on, ask for more than 10 with --iterations."
+    assert capsys.readouterr().out.splitlines()[0] == done
     assert file_digests(tmp_path) == before  # not even losses.csv is cut short
 
     def train(x_train, checkpoint=None):
@@ -122,8 +121,7 @@ def test_a_finished_run_has_nothing_to_resume_and_reruns_from_scratch(
 def test_a_checkpoint_of_other_layer_sizes_is_one_sentence(checkpointed, tmp_path):
     checkpoint = dict(np.load(CHECKPOINT))
     checkpoint["generator/0"] = np.zeros((100, 128), "float32")
-    with open(CHECKPOINT, "wb") as f:
-        np.savez(f, **checkpoint)
+    np.savez(CHECKPOINT, **checkpoint)  # a .npz already: nothing appended
     args = ["--resume", "--iterations", "9", "--mnist-path", save_tiny_mnist(tmp_path)]
     handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     with pytest.raises(SystemExit) as stop:
