@@ -15,6 +15,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import gan  # loads Keras as gan.py does: KERAS_BACKEND, keras.json or TensorFlow
 import keras
@@ -35,52 +36,28 @@ def real_mnist_path():
     return path if os.path.isfile(path) else None
 
 
-def keras_backend():
-    """The backend Keras runs on in this process, as gan.py picked it."""
-    return keras.backend.backend()
-
-
-def only_on(backend):
-    """Skips a test that runs Keras in this process unless it runs on `backend`."""
-    return pytest.mark.skipif(
-        keras_backend() != backend,
-        reason=f"needs Keras on {backend} in-process; this run's is {keras_backend()}",
-    )
-
-
 def backends(*names):
     """pytest params for `names`, skipped where the package is not installed."""
-    return [
-        pytest.param(n, marks=pytest.mark.skipif(not find_spec(n), reason=f"no {n}"))
-        for n in names
-    ]
+    skip = {n: pytest.mark.skipif(not find_spec(n), reason=f"no {n}") for n in names}
+    return [pytest.param(n, marks=skip[n]) for n in names]
 
 
 def child_env(backend="tensorflow", **variables):
-    """This process's environment for a child, with Keras on `backend` and TensorFlow's
-    C++ log level left to what the script sets (inputs.load_keras), as in a learner's
-    fresh shell, whatever the shell that started pytest set."""
+    """os.environ for a child on `backend`, TF's C++ log level left to the script."""
     env = dict(os.environ, KERAS_BACKEND=backend, **variables)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     return env
 
 
 def start(script, args=(), cwd=None, backend="tensorflow", **env):
-    """`python SCRIPT ARGS` in cwd (a relative SCRIPT is found from there), or
-    `python -c SCRIPT` when it is code, not a .py file: in child_env on `backend`,
-    with MNIST_PATH empty unless given and the project importable; output piped."""
+    """`python SCRIPT ARGS` (or `-c` code) in cwd, output piped, MNIST_PATH empty."""
     command = [script] if str(script).endswith(".py") else ["-c", script]
     env = {"MNIST_PATH": "", "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT), **env}
-    return subprocess.Popen(
-        [sys.executable, *command, *args],
-        cwd=cwd,
-        env=child_env(backend, **env),
-        stdin=subprocess.DEVNULL,  # not the terminal pytest runs in
-        start_new_session=True,  # nor its process group: a test may signal this one
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Not pytest's terminal, nor its process group: a test may signal this one.
+    pipes.update(stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
+    env = child_env(backend, **env)
+    return subprocess.Popen([sys.executable, *command, *args], env=env, **pipes)
 
 
 def run(script, args=(), cwd=None, backend="tensorflow", timeout=600, **env):
@@ -94,8 +71,7 @@ def run(script, args=(), cwd=None, backend="tensorflow", timeout=600, **env):
 
 
 def wait_for_line(process, prefix="0 [D loss", stream="stdout"):
-    """Reads a started process's stream up to the line that starts with prefix;
-    returns the lines it read."""
+    """The lines of a started process's stream, read up to one starting with prefix."""
     lines = []
     while not lines or not lines[-1].startswith(prefix):
         lines.append(getattr(process, stream).readline())
@@ -104,9 +80,7 @@ def wait_for_line(process, prefix="0 [D loss", stream="stdout"):
 
 
 def stop_with_ctrl_c(script, args, cwd, after, wait=1, **env):
-    """start(script, args, cwd, **env), then SIGINT (Ctrl-C) `wait` seconds after the
-    stderr line that starts with `after`; returns (exit status, stdout, stderr lines),
-    once it has checked that no temporary file is left below cwd."""
+    """Ctrl-C `wait` s after stderr's `after` line: (status, out, err lines)."""
     process = start(script, args, cwd, **env)
     lines = wait_for_line(process, after, "stderr")
     time.sleep(wait)
@@ -122,9 +96,7 @@ def errors(stderr):
 
 
 def refusal(main, argv, capsys, prog):
-    """main(argv), run as `prog` and expected to stop on bad input: its message,
-    checked to be one sentence from `prog`, with nothing printed before it on stdout
-    or stderr (no summaries, no start-up line, no progress)."""
+    """main(argv)'s refusal, checked to be one sentence from `prog`, nothing before."""
     with mock.patch.object(sys, "argv", [prog]), pytest.raises(SystemExit) as stop:
         main(argv)
     message = stop.value.code
@@ -151,19 +123,37 @@ def save_generator(path):
     return str(path)
 
 
+def digits(n, seed=0):
+    """n random 28x28 uint8 images."""
+    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
 def save_tiny_mnist(folder, n=64):
     """An mnist.npz of n random 28x28 images: enough to train on, quickly."""
     path = os.path.join(folder, "tiny.npz")
-    x = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
     with open(path, "wb") as f:
-        np.savez(f, x_train=x)
+        np.savez(f, x_train=digits(n))
     return path
+
+
+def write_pictures(folder, images, labels=None, suffix=".png"):
+    """One file per image named by its index, in a subfolder per label if given."""
+    for i, image in enumerate(images):
+        where = Path(folder, str(labels[i]) if labels is not None else "")
+        where.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(where / f"{i:05d}{suffix}")
+    return str(folder)
 
 
 def loaded(data, **constants):
     """gan.load_images()'s images, with DATA and other constants set as flags would."""
     with mock.patch.multiple(gan, DATA=data, **constants):
         return gan.load_images()[0]
+
+
+def denied(*args, **kwargs):
+    """A stand-in for open() on a file this user may not read."""
+    raise PermissionError(13, "Permission denied")
 
 
 def log_lines(text):
@@ -182,8 +172,7 @@ def generator_weights(cwd):
 
 
 def checkpoint_iteration(cwd):
-    path = os.path.join(cwd, CHECKPOINT)
-    return safekeeping.read_checkpoint(path)["iteration"]
+    return safekeeping.read_checkpoint(os.path.join(cwd, CHECKPOINT))["iteration"]
 
 
 def assert_same_run(cwd, reference):
@@ -198,11 +187,6 @@ def no_temporaries(cwd):
 
 
 def file_digests(cwd):
-    """Every file below cwd with a digest of its bytes; not dotfiles such as the lock,
-    which holds the process id of the last run to start."""
-    paths = glob.glob("**/*", root_dir=cwd, recursive=True)
-    return {
-        path: hashlib.sha256(Path(cwd, path).read_bytes()).hexdigest()
-        for path in paths
-        if Path(cwd, path).is_file()
-    }
+    """Every file below cwd with its bytes' digest; not dotfiles (the lock's pid)."""
+    files = [Path(cwd, p) for p in glob.glob("**/*", root_dir=cwd, recursive=True)]
+    return {f: hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.is_file()}

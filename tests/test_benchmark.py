@@ -1,5 +1,4 @@
-"""benchmarks/: what backs the README's Speed section. The speed table's arithmetic,
-the fused step computing gan.py's iteration, and the Keras 2 original training."""
+"""What backs the README's Speed section: the table, the fused step, the original."""
 
 import json
 import re
@@ -22,8 +21,7 @@ def test_time_iterations_times_each_repeat_after_an_untimed_warmup(monkeypatch):
     def step():
         clock[0] += next(costs)
 
-    ms = speed.time_iterations(step, 7, 3, 4)
-    assert ms == pytest.approx([1.0, 2.0, 4.0])
+    assert speed.time_iterations(step, 7, 3, 4) == pytest.approx([1.0, 2.0, 4.0])
     assert next(costs, None) is None  # every step ran, and no more
 
 
@@ -36,9 +34,8 @@ def test_memory_compares_the_first_and_last_window_and_peaks_at_a_sample(monkeyp
     monkeypatch.setattr(speed, "resident_mib", resident_mib)
     steps = []
     result = speed.memory_over_iterations(lambda: steps.append(1), 20)
-    assert len(steps) == 20
+    assert len(steps) == 20 and result["window"] == 10
     assert [i for i, _ in result["samples"]] == list(range(2, 21, 2))  # 10 samples
-    assert result["window"] == 10
     assert result["first_mib"] == pytest.approx(102.0)  # iterations 1 to 10
     assert result["last_mib"] == pytest.approx(106.4)  # iterations 11 to 20
     assert result["peak_mib"] == 108.0  # the highest reading, not the lagging VmHWM
@@ -47,11 +44,12 @@ def test_memory_compares_the_first_and_last_window_and_peaks_at_a_sample(monkeyp
 TRAINS = {"losses_finite": True, "d_changed": True, "g_changed": True}
 
 
-def fake_measurements(commands):
-    """A stand-in for subprocess.run: each measuring script's result line, by what it
-    is, and each command it was given in `commands`."""
+def test_measurements_run_in_turn_into_a_table(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(speed, "find_spec", lambda name: name != "jax")
+    speed.machine()  # reads the CPU with a subprocess of its own: before the fake
+    commands, done = [], subprocess.CompletedProcess
 
-    def run(command, **kwargs):
+    def measured(command, **kwargs):  # each measuring script's result line
         commands.append(command)
         if "--memory" in command:
             result = dict(iterations=20, window=10, first_mib=900.0, last_mib=902.5)
@@ -60,28 +58,16 @@ def fake_measurements(commands):
             result = {"ms": [110.0, 90.0, 100.0], "losses": [[0.7, 0.5, 0.7]]}
             result["sanity"] = TRAINS
         elif "torch" in command:
-            return subprocess.CompletedProcess(command, 1, "", "x\nValueError: y\n")
+            return done(command, 1, "", "x\nValueError: y\n")
         else:  # tensorflow: fast, but G does not learn
             result = {"ms": [20.0, 25.0, 30.0], "sanity": dict(TRAINS, g_changed=False)}
-        return subprocess.CompletedProcess(
-            command, 0, speed.RESULT + json.dumps(result), ""
-        )
+        return done(command, 0, speed.RESULT + json.dumps(result), "")
 
-    return run
-
-
-def test_each_measurement_runs_in_turn_and_the_report_is_a_table(
-    monkeypatch, capsys, tmp_path
-):
-    monkeypatch.setattr(speed, "find_spec", lambda name: name != "jax")
-    speed.machine()  # reads the CPU with a subprocess of its own: before the fake
-    commands = []
-    monkeypatch.setattr(speed.subprocess, "run", fake_measurements(commands))
+    monkeypatch.setattr(speed.subprocess, "run", measured)
     (tmp_path / "mnist.npz").write_bytes(b"")
     monkeypatch.setenv("MNIST_PATH", str(tmp_path / "mnist.npz"))
     argv = ["--backends", "torch", "tensorflow", "torch", "--memory", "20"]
     report = speed.measure_all(speed.parse_args(argv))
-
     shared = ["--iterations=200", "--repeats=5", "--warmup=50"]
     shared += ["--mnist-path", str(tmp_path / "mnist.npz")]
     worker = [sys.executable, speed.SCRIPT, "--worker"]
@@ -98,7 +84,6 @@ def test_each_measurement_runs_in_turn_and_the_report_is_a_table(
     assert tensorflow["minutes"] == pytest.approx(30001 * 25 / 60000)
     assert torch["error"] == "exit 1: ValueError: y"
     assert report["notes"] == ["jax is not installed: no fused step"]
-
     speed.print_report(report)
     printed = capsys.readouterr().out.splitlines()
     table = printed[printed.index("") + 1 :]
@@ -120,9 +105,7 @@ def test_each_measurement_runs_in_turn_and_the_report_is_a_table(
     ]
 
 
-# -----------------------------------------------------------------------------
-# The fused step is gan.py's iteration, to float tolerance.
-
+# The fused step is gan.py's iteration, to float tolerance. ----------------------------
 FUSED_CHECK = """
 import json
 import numpy as np
@@ -130,51 +113,39 @@ import keras
 import gan
 from benchmarks import speed
 
-ITERATIONS = 6
 x_train = np.random.default_rng(0).uniform(-1, 1, (256, 28, 28, 1)).astype("float32")
 keras.utils.set_random_seed(gan.SEED)
 generator, discriminator, combined = gan.build_gan()
 step, state = speed.fused_step(generator, discriminator)  # the same weights
 
 np.random.seed(7)
-ours = [
-    [float(v) for v in gan.train_iteration(
-        generator, discriminator, combined, x_train, gan.BATCH_SIZE)]
-    for _ in range(ITERATIONS)
-]
+models = generator, discriminator, combined
+ours = [gan.train_iteration(*models, x_train, gan.BATCH_SIZE) for _ in range(6)]
 np.random.seed(7)
 fused = []
-for _ in range(ITERATIONS):
+for _ in range(6):
     state, logs = step(state, *speed.draw_inputs(x_train, gan.BATCH_SIZE))
     fused.append(np.asarray(logs).tolist())
-
-def values(variables):
-    return [np.asarray(v).tolist() for v in variables]
-
+values = lambda variables: [np.asarray(v).tolist() for v in variables]
 # D has no non-trainable weights; gan.py leaves it frozen, so all of them are these.
 weights = dict(
     g=[values(state[0]), values(generator.trainable_variables)],
     g_other=[values(state[1]), values(generator.non_trainable_variables)],
     d=[values(state[2]), values(discriminator.variables)],
 )
+ours = [[float(v) for v in losses] for losses in ours]
 print("REPORT" + json.dumps(dict(ours=ours, fused=fused, weights=weights)))
 """
-
-
-@pytest.fixture(scope="module")
-def fused_report():
-    pytest.importorskip("jax", reason="the fused step is a jax.jit function")
-    result = run(FUSED_CHECK, backend="jax")
-    assert result.returncode == 0, result.stderr[-3000:]
-    line = [x for x in result.stdout.splitlines() if x.startswith("REPORT")][-1]
-    return json.loads(line[len("REPORT") :])
-
-
 TOLERANCE = 1e-5  # float32 arithmetic, summed in another order at most
 
 
 @pytest.mark.slow
-def test_fused_step_computes_gan_py_iterations_losses_and_weights(fused_report):
+def test_fused_step_computes_gan_py_iterations_losses_and_weights():
+    pytest.importorskip("jax", reason="the fused step is a jax.jit function")
+    result = run(FUSED_CHECK, backend="jax")
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [x for x in result.stdout.splitlines() if x.startswith("REPORT")][-1]
+    fused_report = json.loads(line[len("REPORT") :])
     ours, fused = np.array(fused_report["ours"]), np.array(fused_report["fused"])
     assert ours.shape == fused.shape == (6, 3)
     # Six different iterations (a test on a constant would prove nothing) ...
@@ -188,10 +159,7 @@ def test_fused_step_computes_gan_py_iterations_losses_and_weights(fused_report):
             np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE, err_msg=name)
 
 
-# -----------------------------------------------------------------------------
-# The Keras 2 original trains for real.
-
-
+# The Keras 2 original trains for real. ------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.skipif(not speed.find_spec("tf_keras"), reason="no tf_keras here")
 def test_the_original_trains_and_reports_its_speed(mnist_path):
@@ -203,20 +171,15 @@ def test_the_original_trains_and_reports_its_speed(mnist_path):
     assert len(result["ms"]) == 2 and all(m > 0 for m in result["ms"])
     d_loss, d_acc, g_loss = np.array(result["losses"]).T
     assert len(d_loss) == 100
-    # As the original on Keras 2 does: D wins at once (its loss falls from about
-    # 0.8 to near 0, its accuracy to about 100%) and G's loss climbs to 3 to 5.
-    # A D that never learns stays near log 2 = 0.69 and 50%.
+    # As on Keras 2: D wins at once (loss 0.8 to near 0, accuracy to 100%), G's loss
+    # climbs to 3 to 5; a D that never learns stays near log 2 = 0.69 and 50%.
     assert d_loss[0] > 0.5
     assert d_loss[20:].mean() < 0.3
     assert d_acc[20:].mean() > 0.9
     assert g_loss[20:].mean() > 2 * g_loss[0]
     # The original's log line, every LOG_INTERVAL (100) iterations, on stderr.
-    log = re.findall(
-        r"^(\d+) \[D loss: [\d.]+, acc\.: [\d.]+%\] \[G loss: [\d.]+\]$",
-        done.stderr,
-        re.MULTILINE,
-    )
-    assert log == ["0"]
+    log = r"^(\d+) \[D loss: [\d.]+, acc\.: [\d.]+%\] \[G loss: [\d.]+\]$"
+    assert re.findall(log, done.stderr, re.MULTILINE) == ["0"]
 
 
 @pytest.mark.slow
@@ -234,8 +197,8 @@ def test_the_script_trains_gan_py_and_prints_the_table(mnist_path):
     row = lines[lines.index(header) + 1].split()
     assert row[:3] == ["gan.py", "loop", "tensorflow"] and row[-1] == "-"
     median, low, high, minutes = map(float, row[3:7])
-    assert 0 < low <= median <= high and minutes == pytest.approx(
-        30001 * median / 60000, abs=0.06
-    )  # trains: no WARNING line follows; memory: 20 iterations, 10 in each window
+    assert 0 < low <= median <= high
+    assert minutes == pytest.approx(30001 * median / 60000, abs=0.06)
+    # trains: no WARNING line follows; memory: 20 iterations, 10 in each window
     assert lines[-1].startswith("Memory, gan.py tensorflow, 20 iterations: peak ")
     assert "MiB in the first 10, " in lines[-1] and "WARNING" not in result.stdout

@@ -33,7 +33,16 @@ def constant(name, value):  # an edited constant: its sentence names it and its 
     return [], {f"gan.{name}": value}, [name, repr(value)]
 
 
-NOT_A_FOLDER = "a file, not a folder"
+NOT_A_FOLDER, UNWRITABLE = "a file, not a folder", "cannot write to output folder"
+READ, A_FILE = ([0] * 64, "Read 64"), f"{UNWRITABLE} {NOT_A_FOLDER!r} (in {{cwd}})"
+AT_MOST_64 = "BATCH_SIZE (--batch-size) must be at most 64, the number of training"
+FULL_DISK = f"{UNWRITABLE} {gan.IMAGES_DIR!r} (in {{cwd}}) (No space left on device); "
+FULL_DISK += "make it writable, free some space"
+EDITED = [("ITERATIONS", 0), ("BATCH_SIZE", -3), ("SAMPLE_INTERVAL", 2.5)]
+EDITED += [("SEED", 2**32), ("LATENT_DIM", 0), ("BETA_1", 1.5), ("GRID_ROWS", 0)]
+EDITED += [("LEARNING_RATE", -1.0), ("LEARNING_RATE", float("nan"))]
+EDITED += [("DATA", "mnsit"), ("DATA", "no/such/folder")]
+EDITED += [("IMG_SHAPE", s) for s in [(28, 28, 2), (28, 28, 4), (0, 28, 1), (28, 28)]]
 REFUSALS = [  # (flags, what is patched first, words of the one sentence)
     (["--iterations", "-5"], {}, ["ITERATIONS (--iterations) must be at least 1"]),
     (["--iterations", "many"], {}, ["--iterations: invalid int value: 'many'"]),
@@ -47,39 +56,10 @@ REFUSALS = [  # (flags, what is patched first, words of the one sentence)
     ([], {"gan.RESUME": True, "gan.START_OVER": True}, ["RESUME and START_OVER"]),
     (["--no-such-flag"], {}, ["unrecognized arguments: --no-such-flag"]),
     (["--resume", "--start-over"], {}, ["--start-over: not allowed with argument"]),
-    constant("ITERATIONS", 0),
-    constant("BATCH_SIZE", -3),
-    constant("SAMPLE_INTERVAL", 2.5),
-    constant("LATENT_DIM", 0),
-    constant("SEED", 2**32),
-    constant("LEARNING_RATE", -1.0),
-    constant("LEARNING_RATE", float("nan")),
-    constant("BETA_1", 1.5),
-    constant("GRID_ROWS", 0),
-    constant("IMG_SHAPE", (28, 28, 2)),
-    constant("IMG_SHAPE", (28, 28, 4)),
-    constant("IMG_SHAPE", (0, 28, 1)),
-    constant("IMG_SHAPE", (28, 28)),
-    constant("DATA", "mnsit"),
-    constant("DATA", "no/such/folder"),
-    (
-        ["--batch-size", "100000000"],
-        {"gan.load_images": lambda: ([0] * 64, "Read 64 pictures")},
-        ["BATCH_SIZE (--batch-size) must be at most 64, the number of training"],
-    ),
-    (
-        [],
-        {"gan.IMAGES_DIR": NOT_A_FOLDER},
-        [f"cannot write to output folder {NOT_A_FOLDER!r} (in {{cwd}})"],
-    ),
-    (
-        [],
-        {"inputs.tempfile.TemporaryFile": full_disk},
-        [
-            f"cannot write to output folder {gan.IMAGES_DIR!r}",
-            "(No space left on device); make it writable, free some space",
-        ],
-    ),
+    *[constant(*edited) for edited in EDITED],  # an edited constant
+    (["--batch-size", "100000000"], {"gan.load_images": lambda: READ}, [AT_MOST_64]),
+    ([], {"gan.IMAGES_DIR": NOT_A_FOLDER}, [A_FILE]),
+    ([], {"inputs.tempfile.TemporaryFile": full_disk}, [FULL_DISK]),
 ]
 
 

@@ -1,6 +1,4 @@
-"""The front pages and docs/ hold together: every relative link and picture points to a
-file that exists, every #anchor to a heading (GitHub's slugs), every page and picture
-in docs/ is shown somewhere, and README.zh-CN.md's code blocks are README.md's."""
+"""The front pages and docs/ hold together: links, anchors, pictures, both READMEs."""
 
 import re
 from pathlib import Path
@@ -24,8 +22,7 @@ def targets(page):
 
 
 def slug(heading):
-    """GitHub's anchor for a heading: its text in lower case, every character but
-    letters (of any script), digits, _, - and spaces dropped, spaces to hyphens."""
+    """GitHub's anchor: lower case; only letters, digits, _, -, spaces (hyphens)."""
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link: its text
     return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 
@@ -38,12 +35,6 @@ def anchors(page):
         f"{b}-{bases[:i].count(b)}" if b in bases[:i] else b
         for i, b in enumerate(bases)
     ]
-
-
-def test_anchors_are_githubs():
-    assert slug("What changed, and why?") == "what-changed-and-why"
-    assert slug("`gan.py` as a [notebook](x.md)") == "ganpy-as-a-notebook"
-    assert slug("停止与继续（`--resume`）") == "停止与继续--resume"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
@@ -59,11 +50,12 @@ def test_links_and_pictures_point_to_files_and_headings(page):
             )
 
 
-def test_every_page_and_picture_in_docs_is_shown():
+def test_anchors_are_githubs_and_every_page_and_picture_in_docs_is_shown():
+    assert slug("What changed, and why?") == "what-changed-and-why"
+    assert slug("`gan.py` as a [notebook](x.md)") == "ganpy-as-a-notebook"
+    assert slug("停止与继续（`--resume`）") == "停止与继续--resume"
     shown = {
-        (page.parent / t.partition("#")[0]).resolve()
-        for page in PAGES
-        for t in targets(page)
+        (p.parent / t.partition("#")[0]).resolve() for p in PAGES for t in targets(p)
     }
     unshown = [f.name for f in ROOT.glob("docs/*") if f.resolve() not in shown]
     assert not unshown, f"nothing links to {unshown}"

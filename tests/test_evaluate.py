@@ -1,21 +1,21 @@
-"""Tests for evaluate.py: the maths against known answers, both scripts' refusals.
-Small synthetic arrays, no classifier training; the slow ones read real MNIST."""
+"""evaluate.py: its maths against known answers; both scripts' refusals."""
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import keras
-from keras import layers
 from PIL import Image
-
+from keras import layers
 import evaluate
 import gan
 import inputs
 import sample
 from helpers import ROOT, refusal, save_generator, save_model, stop_with_ctrl_c
+from helpers import write_pictures
 
 D = 784
 
@@ -56,10 +56,7 @@ class ReplayGenerator:
         return batch
 
 
-# -----------------------------------------------------------------------------
-# Parzen window
-
-
+# Parzen window ------------------------------------------------------------------------
 @pytest.mark.parametrize("sigma", [0.1, 0.3, 1.0])
 def test_parzen_known_answers(sigma):
     # One centre at the point itself: exp(0) = 1, all that is left is the normaliser.
@@ -83,22 +80,7 @@ def test_parzen_batches_and_sigmas_agree_with_the_formula(batch_size):
     assert by_sigma.shape == (2, 23)
     for row, sigma in zip(by_sigma, sigmas):
         np.testing.assert_allclose(row, naive_parzen(x, centres, sigma), rtol=1e-10)
-
-
-@pytest.mark.parametrize("index", [0, 3, 6, 9])
-def test_sigma_is_the_grid_value_the_data_was_built_for(index):
-    # One centre, validation points all at distance r: the mean log-likelihood
-    # -r^2 / (2 sigma^2) - D log sigma peaks at sigma = r / sqrt(D).
-    sigma = evaluate.SIGMAS[index]
-    directions = np.random.default_rng(3).normal(size=(20, D))
-    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    validation = directions * sigma * np.sqrt(D)
-    chosen = evaluate.parzen_score(np.zeros((1, D)), validation, validation)
-    assert chosen["parzen_sigma"] == pytest.approx(sigma)
-
-
-def test_parzen_score_reports_mean_and_standard_error():
-    rng = np.random.default_rng(4)
+    # parzen_score: the mean and standard error at the sigma it picked
     centres, validation, test = (rng.random((n, 20)) for n in (30, 10, 16))
     figures = evaluate.parzen_score(centres, validation, test)
     ll = naive_parzen(test, centres, figures["parzen_sigma"])
@@ -107,10 +89,19 @@ def test_parzen_score_reports_mean_and_standard_error():
     assert figures["parzen_se"] == pytest.approx(ll.std() / 4.0)  # std / sqrt(16)
 
 
-# -----------------------------------------------------------------------------
-# Classifier figures
+@pytest.mark.parametrize("index", [0, 3, 6, 9])
+def test_sigma_is_the_grid_value_the_data_was_built_for(index):
+    # One centre, all points at distance r: -r^2/(2 sigma^2) - D log sigma peaks at
+    # sigma = r / sqrt(D).
+    sigma = evaluate.SIGMAS[index]
+    directions = np.random.default_rng(3).normal(size=(20, D))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    validation = directions * sigma * np.sqrt(D)
+    chosen = evaluate.parzen_score(np.zeros((1, D)), validation, validation)
+    assert chosen["parzen_sigma"] == pytest.approx(sigma)
 
 
+# Classifier figures -------------------------------------------------------------------
 @pytest.mark.parametrize(
     "probabilities, score",
     [
@@ -158,8 +149,7 @@ def test_class_balance(probabilities, covered, kl):
 
 
 def test_classifier_outputs_are_its_features_layer_and_output_per_image():
-    # Rows of 784 pixels must reach the classifier as the 28 x 28 images they are
-    # (row-major), and the features must be the named penultimate layer's.
+    # Rows of 784 pixels reach it as 28 x 28 images; features: the named layer's.
     keras.utils.set_random_seed(8)
     classifier = evaluate.build_classifier()
     images = np.random.default_rng(8).random((6, 28, 28, 1))
@@ -171,10 +161,7 @@ def test_classifier_outputs_are_its_features_layer_and_output_per_image():
     assert outputs[0].shape == (6, 128) and outputs[0].dtype == np.float64
 
 
-# -----------------------------------------------------------------------------
-# Samples and the whole evaluation, small
-
-
+# Samples and the whole evaluation, small ----------------------------------------------
 def test_latent_points_depend_on_the_seed_alone_and_come_back_as_images():
     first = evaluate.latent_points(8, seed=11)
     np.random.seed(99)  # other users of NumPy's global generator must not matter
@@ -188,8 +175,7 @@ def test_latent_points_depend_on_the_seed_alone_and_come_back_as_images():
 
 
 def small_mnist(monkeypatch, seed):
-    """A 60 + 40 image MNIST, and evaluate.py's sizes shrunk to fit it: 40 samples,
-    the real row x_train[:40], sigma picked on x_train[40:60]."""
+    """A 60 + 40 image MNIST, evaluate.py's sizes shrunk to fit: 40 samples, 40 real."""
     monkeypatch.setattr(evaluate, "N_SAMPLES", 40)
     monkeypatch.setattr(evaluate, "REAL_SAMPLES", slice(0, 40))
     monkeypatch.setattr(evaluate, "VALIDATION", slice(40, 60))
@@ -201,9 +187,8 @@ def test_generators_that_replay_the_real_row_or_the_test_images(monkeypatch):
     mnist = small_mnist(monkeypatch, seed=9)
     keras.utils.set_random_seed(0)
     classifier = evaluate.build_classifier()
-    figures = evaluate.evaluate(
-        ReplayGenerator(mnist["x_train"][:40]), classifier, mnist
-    )
+    generator = ReplayGenerator(mnist["x_train"][:40])
+    figures = evaluate.evaluate(generator, classifier, mnist)
     real = figures.pop("real")
     assert real.pop("images") == "x_train[:40]"
     for name, value in real.items():  # the samples score as the real row
@@ -216,15 +201,14 @@ def test_generators_that_replay_the_real_row_or_the_test_images(monkeypatch):
     learned = evaluate.slice_name(evaluate.CLASSIFIER_IMAGES)
     assert figures["classifier_images"] == learned
     assert f"which the classifier never saw (it learned {learned})" in table
-    # Samples that are the test images themselves: FID 0 against the test images,
-    # as far from the training set as the test images (ratio 1); the real row is not.
+    # Samples that are the test images: FID 0, memorization ratio 1; the real row not.
     generator = ReplayGenerator(mnist["x_test"])
     figures = json.loads(json.dumps(evaluate.evaluate(generator, classifier, mnist, 3)))
     assert figures["fid"] == pytest.approx(0.0, abs=1e-6)
     assert figures["real"]["fid"] > 1e-3
     assert figures["memorization"]["ratio"] == pytest.approx(1.0, rel=1e-6)
-    assert figures["seed"] == 3 and figures["n_samples"] == 40
-    assert figures["n_train"] == 60 and figures["n_test"] == 40
+    sizes = [figures[k] for k in ("seed", "n_samples", "n_train", "n_test")]
+    assert sizes == [3, 40, 60, 40]
 
 
 def test_rows_on_too_few_images_say_so_and_missing_figures_are_named(monkeypatch):
@@ -246,19 +230,8 @@ def test_rows_on_too_few_images_say_so_and_missing_figures_are_named(monkeypatch
     assert figures["caveats"] == []
 
 
-def test_an_image_sets_label_is_its_slice():
-    images, parts = np.arange(60000), [slice(0, 10000), slice(None, 40)]
-    names = ["x_train[:10000]", "x_train[:40]", "x_train[10000:]", "x_train[5:51]"]
-    for part, name in zip(parts + [slice(10000, None), slice(5, 51)], names):
-        assert evaluate.slice_name(part) == name
-        assert np.array_equal(eval(name, {"x_train": images}), images[part])
-
-
-def test_the_classifier_never_saw_the_real_row_and_is_cached_whole(
-    tmp_path, monkeypatch
-):
-    # Each training image carries its index in two pixels; the classifier is trained
-    # as load_or_train_classifier trains it, only recording what it was given.
+def test_the_classifier_never_saw_the_real_row_and_is_cached(tmp_path, monkeypatch):
+    # Each training image carries its index in two pixels; training records them.
     index = np.arange(60003)
     x_train = np.zeros((60003, 28, 28), np.uint8)
     x_train[:, 0, 0], x_train[:, 0, 1] = index % 256, index // 256
@@ -279,7 +252,7 @@ def test_the_classifier_never_saw_the_real_row_and_is_cached_whole(
     assert len(given) == 1 and again.output_shape == (None, 10)  # reused
 
 
-def test_each_datas_classifier_is_cached_under_a_name_of_its_own():
+def test_each_datas_classifier_and_image_set_has_a_name_of_its_own():
     mnist = {"x_train": np.zeros((60000, 28, 28, 1)), "classes": list("0123456789")}
     other = [mnist | {"classes": ["a"]}, mnist | {"x_train": mnist["x_train"][1:]}]
     keys = [("mnist", mnist), ("fashion_mnist", mnist)]
@@ -287,12 +260,15 @@ def test_each_datas_classifier_is_cached_under_a_name_of_its_own():
     paths = {evaluate.classifier_path(data, (28, 28, 1), a) for data, a in keys}
     paths.add(evaluate.classifier_path("mnist", (32, 32, 1), mnist))
     assert len(paths) == 5 and {os.path.dirname(p) for p in paths} == {gan.MODEL_DIR}
+    # An image set's label is its slice.
+    images, parts = np.arange(60000), [slice(0, 10000), slice(None, 40)]
+    names = ["x_train[:10000]", "x_train[:40]", "x_train[10000:]", "x_train[5:51]"]
+    for part, name in zip(parts + [slice(10000, None), slice(5, 51)], names):
+        assert evaluate.slice_name(part) == name
+        assert np.array_equal(eval(name, {"x_train": images}), images[part])
 
 
-# -----------------------------------------------------------------------------
-# Nearest training images and the memorization figures
-
-
+# Nearest training images and the memorization figures ---------------------------------
 def brute_force_nearest(queries, references):
     """Every distance in float64, one query at a time."""
     queries = np.asarray(queries, "float32").astype("float64")
@@ -312,12 +288,9 @@ def test_queries_agree_with_brute_force_and_find_themselves(batch_size):
     assert found[0].dtype == np.int64 and found[1].dtype == np.float64
     # What the float32 search alone makes of a row and itself: |a|^2 + |b|^2 - 2ab is
     # not 0, so only the float64 re-measure finds a training image at distance 0.
-    picks = [0, 17, 399]
-    sq = np.einsum("ij,ij->i", references, references)
-    naive = (
-        sq[picks] + ((-2.0 * references[picks]) @ references.T + sq)[[0, 1, 2], picks]
-    )
-    assert np.any(naive != 0)
+    picks, sq = [0, 17, 399], np.einsum("ij,ij->i", references, references)
+    naive = ((-2.0 * references[picks]) @ references.T + sq)[[0, 1, 2], picks]
+    assert np.any(sq[picks] + naive != 0)
     found = evaluate.nearest_neighbours(references[picks], references, batch_size)
     assert found[0].tolist() == picks and found[1].tolist() == [0.0, 0.0, 0.0]
 
@@ -331,10 +304,8 @@ def test_memorization_of_copies_is_about_zero_of_unseen_digits_about_one(copies)
     figures = evaluate.memorization(samples, train, test / 255)
     assert figures["ratio"] == figures["samples"] / figures["test_images"]
     if copies:
-        assert figures["samples"] < 1e-5 and figures["test_images"] > 5
-        assert figures["ratio"] < 1e-6
-    else:
-        assert 0.9 < figures["ratio"] < 1.1
+        assert figures["samples"] < 1e-5 < 5 < figures["test_images"]
+    assert figures["ratio"] < 1e-6 if copies else 0.9 < figures["ratio"] < 1.1
 
 
 @pytest.mark.slow
@@ -352,10 +323,7 @@ def test_real_mnist_neighbours_are_exact(mnist_path):
     np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
 
 
-# -----------------------------------------------------------------------------
 # Command line: bad input is one sentence and a non-zero exit, with nothing before it
-
-
 def write_mnist(path, n_train, n_test=5):
     rng, arrays = np.random.default_rng(14), {}
     for split, n in (("train", n_train), ("test", n_test)):
@@ -367,8 +335,7 @@ def write_mnist(path, n_train, n_test=5):
 
 @pytest.fixture(scope="module")
 def big_enough_mnist(tmp_path_factory):
-    """An mnist.npz of random digits with the 51,000 training images evaluate.py
-    needs at the least."""
+    """An mnist.npz of the 51,000 random training digits evaluate.py needs at least."""
     path = tmp_path_factory.mktemp("data") / "mnist.npz"
     return write_mnist(path, n_train=evaluate.VALIDATION.stop)
 
@@ -377,9 +344,8 @@ def big_enough_mnist(tmp_path_factory):
 def bad(tmp_path_factory):
     """Files for the refusals: a generator, models of other shapes, broken files."""
     folder = tmp_path_factory.mktemp("bad")
-    generator = save_generator(folder / "generator.keras")
-    with open(generator, "rb") as f:  # cut short, as a killed download leaves it
-        (folder / "half.keras").write_bytes(f.read()[:5000])
+    generator = Path(save_generator(folder / "generator.keras")).read_bytes()
+    (folder / "half.keras").write_bytes(generator[:5000])  # as a killed download
     (folder / "text.keras").write_text("not a model")
     (folder / "mnist.npz").write_text("not a zip")
     save_model(folder / "out.keras", gan.LATENT_DIM, [layers.Dense(10)])
@@ -405,20 +371,17 @@ BOTH = [
 ]
 
 
-@pytest.mark.parametrize(
-    "script, argv, says",
-    [(script, *case) for script in (evaluate, sample) for case in BOTH]
-    + [
-        (evaluate, GOOD + " --mnist-path {bad}/small.npz", ["has 100 training images"]),
-        (sample, "--n 0", ["--n must be at least 1, got 0"]),
-        (sample, "--n abc", ["--n: invalid int value: 'abc'"]),
-        (sample, "--n 101", ["--n must be at most 100"]),
-        (sample, GOOD + " images", ["cannot write to output folder"]),
-    ],
-)
-def test_bad_input_is_one_sentence(
-    script, argv, says, bad, tmp_path, monkeypatch, capsys
-):
+REFUSALS = [(script, *case) for script in (evaluate, sample) for case in BOTH] + [
+    (evaluate, GOOD + " --mnist-path {bad}/small.npz", ["has 100 training images"]),
+    (sample, "--n 0", ["--n must be at least 1, got 0"]),
+    (sample, "--n abc", ["--n: invalid int value: 'abc'"]),
+    (sample, "--n 101", ["--n must be at most 100"]),
+    (sample, GOOD + " images", ["cannot write to output folder"]),
+]
+
+
+@pytest.mark.parametrize("script, argv, says", REFUSALS)
+def test_one_sentence_refusals(script, argv, says, bad, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     if argv.endswith(" images"):  # a file where sample.py's folder should be
         (tmp_path / gan.IMAGES_DIR).write_text("not a folder")
@@ -426,9 +389,8 @@ def test_bad_input_is_one_sentence(
     name = f"{script.__name__}.py"
     message = refusal(script.main, argv.format(bad=bad).split(), capsys, name)
     assert all(words in message for words in says), message
-    assert "small.npz" not in argv or message.endswith(
-        "so fix MNIST_PATH (--mnist-path)"
-    )
+    fix = "so fix MNIST_PATH (--mnist-path)"
+    assert "small.npz" not in argv or message.endswith(fix)
     if argv.startswith("--"):  # refused before anything was made
         assert os.listdir(tmp_path) == []
 
@@ -465,9 +427,7 @@ def test_the_platform_line_comes_once_the_inputs_are_checked(
 
 def test_a_folder_with_nothing_to_measure_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "plain").mkdir()  # pictures with neither labels nor a test split
-    for i, image in enumerate(toy_digits(12, seed=13)):
-        Image.fromarray(image).save(tmp_path / "plain" / f"{i}.png")
+    write_pictures(tmp_path / "plain", toy_digits(12, seed=13))  # no labels, no test
     generator = save_generator(tmp_path / "generator.keras")
     assert evaluate.main([generator, "--data", "plain"]) is None  # exit status 0
     out, err = capsys.readouterr()
@@ -475,26 +435,28 @@ def test_a_folder_with_nothing_to_measure_says_so(tmp_path, monkeypatch, capsys)
     assert "plain has neither" in out and "|" not in out and err == ""
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "cached, after",
-    [
-        (False, "Training the digit classifier"),
-        (True, f"Scoring {evaluate.N_SAMPLES:,} generated samples"),
-    ],
-)
-def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, cached, after):
+SCORING = f"Scoring {evaluate.N_SAMPLES:,} generated samples"
+STOPS = [(evaluate, False, "Training the digit classifier"), (evaluate, True, SCORING)]
+
+
+@pytest.mark.slow  # sample.py: stopped while it draws, right after the platform line
+@pytest.mark.parametrize("script, cached, after", [*STOPS, (sample, False, "Keras ")])
+def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, script, cached, after):
     os.makedirs(tmp_path / gan.MODEL_DIR)
     save_generator(tmp_path / evaluate.GENERATOR_PATH)
     mnist = evaluate.load_data("mnist", (28, 28, 1), mnist_path)
     cache = tmp_path / evaluate.classifier_path("mnist", (28, 28, 1), mnist)
     if cached:  # untrained: its figures do not matter, only how far the run gets
         evaluate.build_classifier().save(cache)
+    name, wait = f"{script.__name__}.py", int(script is evaluate)
     status, out, err = stop_with_ctrl_c(
-        ROOT / "evaluate.py", [], tmp_path, after, MNIST_PATH=mnist_path
+        ROOT / name, [], tmp_path, after, wait, MNIST_PATH=mnist_path
     )
     assert (status, out) == (130, "")  # 128 + SIGINT
-    assert err[-1] == "evaluate.py: stopped; its files are whole"
+    assert err[-1] == f"{name}: stopped; its files are whole"
     assert any(line.startswith(f"Keras {keras.__version__}, ") for line in err)
     # An interrupted training leaves no cache behind, to be taken for a whole one.
     assert os.path.exists(cache) == cached
+    for picture in os.listdir(tmp_path / gan.IMAGES_DIR) if script is sample else []:
+        assert picture in sample.PICTURES  # whole, or not there at all
+        Image.open(tmp_path / gan.IMAGES_DIR / picture).load()

@@ -1,10 +1,5 @@
-"""What real machines do to a run: signals, a full disk, a second run in the folder.
+"""Signals, a full disk, a second run: one sentence or a clean stop, exact resume."""
 
-Each fault ends in one sentence or a correct stop, nothing saved is lost, and --resume
-then reproduces an uninterrupted run's losses and weights bit for bit.
-"""
-
-import contextlib
 import errno
 import io
 import os
@@ -13,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import redirect_stdout, suppress
 from pathlib import Path
 
 import pytest
@@ -20,52 +16,30 @@ import pytest
 import gan
 import inputs
 import safekeeping
-from helpers import (
-    CHECKPOINT,
-    GAN,
-    RUN_ARGS,
-    assert_same_run,
-    checkpoint_iteration,
-    child_env,
-    csv_rows,
-    errors,
-    log_lines,
-    no_temporaries,
-    run,
-    save_tiny_mnist,
-    start,
-    wait_for_line,
-)
-
-# -----------------------------------------------------------------------------
-# Signals
+from helpers import CHECKPOINT, GAN, RUN_ARGS, assert_same_run, checkpoint_iteration
+from helpers import child_env, csv_rows, errors, log_lines, no_temporaries, run
+from helpers import save_tiny_mnist, start, wait_for_line
 
 
-@pytest.fixture(scope="module")
-def stopped_by_sigterm(tmp_path_factory, mnist_path):
-    """A run stopped by SIGTERM after its first log line, sent to it and its process
-    group at once, as GNU timeout does: one request. It was started from another
-    folder, with paths that hold spaces: the printed command must still work when
-    pasted into the same terminal."""
-    top = tmp_path_factory.mktemp("sigterm")
-    cwd, data = top / "my run", top / "my data"
+# Signals ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_sigterm_stops_after_the_iteration_and_the_printed_command_resumes(
+    tmp_path, mnist_path, straight_run
+):
+    """SIGTERM to a run and its group at once (GNU timeout), paths with spaces."""
+    cwd, data = tmp_path / "my run", tmp_path / "my data"
     cwd.mkdir()
     data.mkdir()
     (data / "mnist.npz").symlink_to(mnist_path)
     script = os.path.relpath(GAN, cwd)
     args = [*RUN_ARGS, "--mnist-path", str(data / "mnist.npz")]
     process = start(script, args, cwd)
-    first = wait_for_line(process)
+    out = "".join(wait_for_line(process))
     process.send_signal(signal.SIGTERM)
     os.killpg(process.pid, signal.SIGTERM)  # its own group: start() made it one
     rest, err = process.communicate(timeout=300)
-    return cwd, script, args, process.returncode, "".join(first) + rest, err
-
-
-@pytest.mark.slow
-def test_sigterm_stops_after_the_iteration_and_writes_everything(stopped_by_sigterm):
-    cwd, script, args, status, out, err = stopped_by_sigterm
-    assert status == 143, err[-3000:]
+    out += rest
+    assert process.returncode == 143, err[-3000:]
     assert errors(err) == []  # no traceback
     *_, report, command = out.splitlines()
     assert report.startswith("Stopped after iteration ")
@@ -79,63 +53,33 @@ def test_sigterm_stops_after_the_iteration_and_writes_everything(stopped_by_sigt
         assert (cwd / gan.IMAGES_DIR / name).stat().st_size > 1000
     assert (cwd / gan.MODEL_DIR / "generator.keras").exists()
     assert no_temporaries(cwd)
-
-
-@pytest.mark.slow
-def test_the_printed_command_resumes_exactly(stopped_by_sigterm, straight_run):
-    cwd, _, _, _, out, _ = stopped_by_sigterm
-    straight, straight_lines, _ = straight_run
-    resumed = subprocess.run(
-        out.splitlines()[-1],
-        shell=True,
-        cwd=cwd,
-        env=child_env(),  # on TensorFlow, as the stopped run, whatever this shell's
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # pasted into the same terminal, on TensorFlow as the stopped run
+    where = dict(cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(command, shell=True, **where)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert log_lines(out) + log_lines(resumed.stdout) == straight_lines
-    assert_same_run(cwd, straight)
+    assert log_lines(out) + log_lines(resumed.stdout) == straight_run[1]
+    assert_same_run(cwd, straight_run[0])
 
 
 def run_main(argv, capsys):
-    """gan.main in this process: (exit status, stdout, stderr)."""
+    """gan.main in this process: (exit status, stdout)."""
     try:
         gan.main(argv)
-        status = 0
     except SystemExit as stop:
-        status = stop.code
-    out, err = capsys.readouterr()
-    if isinstance(status, str):
-        status, err = 1, err + status
-    return status, out, err
+        return stop.code, capsys.readouterr().out
+    return 0, capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")
-def tiny_reference(tmp_path_factory):
-    """Tiny data, and its uninterrupted run in this process, for reference."""
+def tiny(tmp_path_factory):
+    """Tiny data and its uninterrupted run in this process."""
     folder = tmp_path_factory.mktemp("tiny")
     argv = "--iterations 6 --batch-size 8 --sample-interval 2 --mnist-path".split()
     argv.append(save_tiny_mnist(folder))
-    reference = folder / "reference"
-    reference.mkdir()
-    here = os.getcwd()
-    os.chdir(reference)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            gan.main(argv)
-    finally:
-        os.chdir(here)
-    return reference, argv
-
-
-@pytest.fixture
-def tiny(tiny_reference, tmp_path, monkeypatch):
-    """A scratch folder to run the tiny run in, and the reference to compare with."""
-    reference, argv = tiny_reference
-    monkeypatch.chdir(tmp_path)
-    return tmp_path, reference, argv
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(io.StringIO()):
+        patch.chdir(folder)
+        gan.main(argv)
+    return folder, argv
 
 
 def signal_at(monkeypatch, iteration, signum):
@@ -165,22 +109,21 @@ TRILLION = ["--iterations", str(10**12)]
     ],
 )
 def test_a_stop_in_process_writes_the_checkpoint_and_resumes_exactly(
-    tiny, monkeypatch, capsys, at, signum, impatient, extra, status, words
+    tiny, tmp_path, monkeypatch, capsys, at, signum, impatient, extra, status, words
 ):
-    cwd, reference, argv = tiny
+    cwd, (reference, argv) = tmp_path, tiny
+    monkeypatch.chdir(cwd)
     signal_at(monkeypatch, at, signum)
     save_checkpoint = safekeeping.Run.save_checkpoint
 
-    def another_ctrl_c_meanwhile(*args):
+    def ctrl_c_meanwhile(*args):
         time.sleep(safekeeping.StopRequests.SAME_REQUEST)  # a second press, later
         os.kill(os.getpid(), signal.SIGINT)  # impatient: while the checkpoint is saved
         save_checkpoint(*args)
 
     if impatient:
-        monkeypatch.setattr(
-            safekeeping.Run, "save_checkpoint", another_ctrl_c_meanwhile
-        )
-    code, out, _ = run_main([*argv, *extra], capsys)  # a traceback would raise
+        monkeypatch.setattr(safekeeping.Run, "save_checkpoint", ctrl_c_meanwhile)
+    code, out = run_main([*argv, *extra], capsys)  # a traceback would raise
     assert code == status and f"Stopped {words}" in out
     checkpoint = safekeeping.read_checkpoint(CHECKPOINT)
     assert checkpoint["iteration"] == at and no_temporaries(cwd)
@@ -204,14 +147,16 @@ def test_one_request_delivered_twice_at_once_counts_once():
         assert stop.signals == [signal.SIGINT, signal.SIGTERM]
 
 
+OPENVINO = "(No module named 'openvino'); `pip install openvino`, or set KERAS_BACKEND"
+BACKENDS = [("pytorch", "(Unable to import"), ("openvino", OPENVINO)]
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
     process = start(GAN, RUN_ARGS, tmp_path, MNIST_PATH=mnist_path)
     # Once gan.py catches SIGTERM (Linux shows it in SigCgt), it is loading Keras.
-    status = Path(f"/proc/{process.pid}/status")
-    while not int(status.read_text().split("SigCgt:")[1].split()[0], 16) & (
-        1 << (signal.SIGTERM - 1)
-    ):
+    status, sigterm = Path(f"/proc/{process.pid}/status"), 1 << (signal.SIGTERM - 1)
+    while not int(status.read_text().split("SigCgt:")[1].split()[0], 16) & sigterm:
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -220,34 +165,19 @@ def test_ctrl_c_while_starting_is_one_sentence(tmp_path, mnist_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend, words",
-    [
-        ("pytorch", "Keras could not load its backend (Unable to import"),
-        (
-            "openvino",
-            "Keras could not load its backend (No module named 'openvino'); "
-            "`pip install openvino`, or set KERAS_BACKEND",
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend, words", BACKENDS)
 def test_a_backend_that_cannot_load_is_one_sentence(tmp_path, backend, words):
     result = run(GAN, ["--iterations", "2"], tmp_path, backend)
     if backend == "openvino" and "No module named" not in result.stderr:
         pytest.skip("openvino is installed here")
     assert result.returncode == 1
     (line,) = errors(result.stderr)
-    assert words in line
+    assert "Keras could not load its backend " + words in line
 
 
-# -----------------------------------------------------------------------------
-# A second run in the folder
-
-
+# A second run in the folder -----------------------------------------------------------
 @pytest.mark.slow
-def test_a_second_run_in_the_folder_is_refused_and_a_killed_ones_lock_is_not(
-    tmp_path, mnist_path
-):
+def test_a_second_run_is_refused_a_killed_ones_lock_not(tmp_path, mnist_path):
     first = start(GAN, ["--iterations", "100000"], tmp_path, MNIST_PATH=mnist_path)
     wait_for_line(first)
     second = run(GAN, ["--iterations", "5"], tmp_path, MNIST_PATH=mnist_path)
@@ -261,38 +191,29 @@ def test_a_second_run_in_the_folder_is_refused_and_a_killed_ones_lock_is_not(
     first.kill()  # SIGKILL: no clean-up at all
     first.communicate()
     folders = (tmp_path / gan.IMAGES_DIR, tmp_path / gan.MODEL_DIR)
-    with safekeeping.output_folders(*folders):
-        pass  # the next run gets the folders
-
-
-def test_the_lock_names_the_process_that_holds_it_until_released(tmp_path):
-    with safekeeping.output_folders(tmp_path):
-        with pytest.raises(inputs.InputError, match=f"process {os.getpid()}\\)"):
-            with safekeeping.output_folders(tmp_path):
-                pass
-    with safekeeping.output_folders(tmp_path):  # released
+    with safekeeping.output_folders(*folders):  # the next run gets the folders
         pass
 
 
-# -----------------------------------------------------------------------------
-# A full disk
+def test_the_lock_names_the_process_that_holds_it_until_released(tmp_path):
+    lock, held = safekeeping.output_folders, f"process {os.getpid()}\\)"
+    with lock(tmp_path), pytest.raises(inputs.InputError, match=held), lock(tmp_path):
+        pass
+    with lock(tmp_path):  # released
+        pass
 
 
-@pytest.mark.parametrize(
-    "fault, caught, words",
-    [
-        (
-            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
-            inputs.InputError,
-            "could not write '{path}': No space left on device; free some space or "
-            "fix the folder's permissions",
-        ),
-        (KeyboardInterrupt(), KeyboardInterrupt, ""),
-    ],
-)
-def test_a_failed_write_keeps_the_old_file_and_removes_the_partial(
-    tmp_path, fault, caught, words
-):
+# A full disk --------------------------------------------------------------------------
+FULL = "No space left on device; free some space or fix the folder's permissions"
+NO_SPACE = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+FAULTS = [(NO_SPACE, inputs.InputError, "could not write '{path}': " + FULL)]
+FAULTS += [(KeyboardInterrupt(), KeyboardInterrupt, "")]
+
+
+@pytest.mark.parametrize("fault, caught, words", FAULTS)
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path, fault, caught, words):
     path = tmp_path / "generator.keras"
     path.write_text("the last good one")
     with pytest.raises(caught) as error:
@@ -309,10 +230,8 @@ def small_disk(tmp_path):
     """A 90 MB tmpfs: enough for a run to start, little enough to fill."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=90m", "tmpfs", str(mount)],
-        capture_output=True,
-    )
+    tmpfs = ["mount", "-t", "tmpfs", "-o", "size=90m", "tmpfs", str(mount)]
+    done = subprocess.run(tmpfs, capture_output=True)
     if done.returncode != 0:
         pytest.skip("cannot mount a tmpfs here: " + done.stderr.decode().strip())
     yield mount
@@ -320,19 +239,13 @@ def small_disk(tmp_path):
 
 
 def fill(folder):
-    with open(os.path.join(folder, "filler"), "wb") as f:
-        try:
-            while True:
-                f.write(bytes(2**20))
-                f.flush()
-        except OSError:
-            pass
+    with suppress(OSError), open(os.path.join(folder, "filler"), "wb") as f:
+        while f.write(bytes(2**20)):
+            f.flush()
 
 
 @pytest.mark.slow
-def test_a_full_disk_is_one_sentence_and_resume_continues_exactly(
-    small_disk, mnist_path, straight_run
-):
+def test_a_full_disk_is_one_sentence_then_resumes(small_disk, mnist_path, straight_run):
     process = start(GAN, RUN_ARGS, small_disk, MNIST_PATH=mnist_path)
     wait_for_line(process, "20 [D loss")  # the checkpoint of iteration 19 is saved
     fill(small_disk)
@@ -340,9 +253,7 @@ def test_a_full_disk_is_one_sentence_and_resume_continues_exactly(
     assert process.returncode == 1
     (line,) = errors(err)
     assert line.startswith("gan.py: error: could not write '")
-    assert line.endswith(
-        ": No space left on device; free some space or fix the folder's permissions"
-    )
+    assert line.endswith(": " + FULL)
     assert checkpoint_iteration(small_disk) == 19
     assert no_temporaries(small_disk)
 

@@ -15,11 +15,8 @@ pytestmark = pytest.mark.usefixtures("original_constants")
 
 
 def layer_summary(model):
-    return [
-        (type(layer).__name__, getattr(layer, "units", None))
-        for layer in model.layers
-        if not isinstance(layer, keras.layers.InputLayer)
-    ]
+    layers = [x for x in model.layers if not isinstance(x, keras.layers.InputLayer)]
+    return [(type(x).__name__, getattr(x, "units", None)) for x in layers]
 
 
 def count(weights):
@@ -33,7 +30,7 @@ def assert_compiled_as_the_original(model):
     assert model.loss == "binary_crossentropy"
 
 
-def test_generator_layers_and_parameters():
+def test_generator_layers_parameters_and_images():
     generator = gan.build_generator()
     block = [("LeakyReLU", None), ("BatchNormalization", None)]
     assert layer_summary(generator) == (
@@ -49,34 +46,24 @@ def test_generator_layers_and_parameters():
         if isinstance(layer, keras.layers.BatchNormalization):
             assert np.isclose(layer.momentum, 0.8)
     assert generator.layers[-2].activation.__name__ == "tanh"
-
-
-def test_generator_maps_each_latent_point_to_its_own_image():
-    generator = gan.build_generator()
-    images = generator.predict_on_batch(gan.sample_noise(7))
+    images = generator.predict_on_batch(gan.sample_noise(7))  # each its own image
     assert images.shape == (7, 28, 28, 1)
     assert len({image.tobytes() for image in images}) == 7
 
 
 def test_discriminator_layers_parameters_and_compile():
     discriminator = gan.build_discriminator()
-    assert layer_summary(discriminator) == [
-        ("Flatten", None),
-        ("Dense", 512),
-        ("LeakyReLU", None),
-        ("Dense", 256),
-        ("LeakyReLU", None),
-        ("Dense", 1),
-    ]
+    leaky = ("LeakyReLU", None)
+    expected = [("Flatten", None), ("Dense", 512), leaky, ("Dense", 256), leaky]
+    assert layer_summary(discriminator) == [*expected, ("Dense", 1)]
     assert discriminator.count_params() == 533_505
     assert discriminator.layers[-1].activation.__name__ == "sigmoid"
     assert_compiled_as_the_original(discriminator)
-    # [loss, accuracy], as the loop's log line expects
-    images = np.zeros((4, 28, 28, 1), "float32")
-    assert len(discriminator.test_on_batch(images, np.ones((4, 1)))) == 2
+    images, labels = np.zeros((4, 28, 28, 1), "float32"), np.ones((4, 1))
+    assert len(discriminator.test_on_batch(images, labels)) == 2  # [loss, accuracy]
 
 
-def test_combined_chains_generator_into_discriminator_with_its_own_adam():
+def test_combined_chains_g_into_d_with_its_own_adam_and_a_grid(tmp_path, monkeypatch):
     generator, discriminator, combined = gan.build_gan()
     assert combined.input_shape == (None, 100)
     assert combined.output_shape == (None, 1)
@@ -86,21 +73,17 @@ def test_combined_chains_generator_into_discriminator_with_its_own_adam():
     z = gan.sample_noise(3)
     expected = discriminator.predict_on_batch(generator.predict_on_batch(z))
     np.testing.assert_allclose(combined.predict_on_batch(z), expected, atol=1e-6)
-
-
-def test_a_1x1_grid_is_drawn(tmp_path, monkeypatch):
+    # A 1x1 grid is drawn too.
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(gan, "GRID_ROWS", 1)
     monkeypatch.setattr(gan, "GRID_COLS", 1)
     os.makedirs(gan.IMAGES_DIR)
-    gan.sample_images(gan.build_generator(), 7)
+    gan.sample_images(generator, 7)
     assert os.path.getsize(os.path.join(gan.IMAGES_DIR, "7.png")) > 0
 
 
 def test_tensorflow_errors_are_not_hidden_for_the_run(monkeypatch):
-    """Start-up quiets TensorFlow's C++ notes; its errors later in a run stay seen:
-    gan.py's inputs.load_keras hides INFO (level 1), not warnings and errors (2, 3),
-    and a level the learner's shell set is theirs to keep."""
+    """load_keras hides TF's INFO (level 1), not errors; a level the shell set stays."""
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     inputs.load_keras()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
@@ -109,9 +92,8 @@ def test_tensorflow_errors_are_not_hidden_for_the_run(monkeypatch):
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
 
 
-# TensorFlow brings up its devices at its first tensor; on a machine with CUDA's
-# libraries and no GPU it logs "failed call to cuInit" then, an error that is none.
-# Here the first tensor's device set-up writes such a line, as that machine would.
+# TensorFlow brings up its devices at its first tensor: with CUDA's libraries and no
+# GPU it logs "failed call to cuInit", an error that is none. Here it always does.
 NOISY_DEVICES = """
 import os
 from tensorflow.python.eager import context

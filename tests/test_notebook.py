@@ -1,10 +1,4 @@
-"""gan.py as a notebook: gan.ipynb is jupytext's conversion of gan.py, papermill runs
-it with parameters, and in a real Jupyter kernel (nbclient) `import gan; gan.main()`
-takes the constants, not the kernel's command line, each grid shows inline, a bad
-constant is one line, `%run gan.py` with flags and without trains and prints its log
-lines and progress line, a kernel interrupt stops it with the line that continues it
-and no error, `!python gan.py` works too, and the kernel is left as it was: its
-interrupt handler, matplotlib's inline backend."""
+"""gan.py as a notebook: jupytext's gan.ipynb, papermill, and a real kernel's cells."""
 
 import asyncio
 import os
@@ -36,48 +30,37 @@ nbformat = pytest.importorskip("nbformat")
 
 
 def pictures(cells):
-    return [
-        o
-        for c in cells
-        for o in c.get("outputs", [])
-        if "image/png" in o.get("data", {})
-    ]
+    outputs = [o for c in cells for o in c.get("outputs", [])]
+    return [o for o in outputs if "image/png" in o.get("data", {})]
+
+
+def execute(folder, **parameters):
+    """gan.ipynb run by papermill in folder, in the python3 kernel."""
+    papermill = pytest.importorskip("papermill")
+    return papermill.execute_notebook(
+        str(NOTEBOOK), str(folder / "out.ipynb"), parameters, cwd=str(folder),
+        progress_bar=False, kernel_name="python3",
+    )  # fmt: skip
 
 
 @pytest.mark.slow
 def test_papermill_runs_the_notebook_with_parameters(tmp_path, mnist_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # opened alone, it says so
+    with pytest.raises(pytest.importorskip("papermill").PapermillExecutionError) as e:
+        execute(tmp_path)
+    assert "gan.py needs inputs.py and safekeeping.py beside it" in str(e.value)
+    assert "ModuleNotFoundError" not in str(e.value)
     monkeypatch.setenv("PYTHONPATH", str(GAN.parent))  # inputs.py, safekeeping.py
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    parameters = dict(ITERATIONS=3, SAMPLE_INTERVAL=1, MNIST_PATH=mnist_path)
-    nb = papermill.execute_notebook(
-        str(NOTEBOOK), str(tmp_path / "out.ipynb"), parameters, cwd=str(tmp_path),
-        progress_bar=False, kernel_name="python3",
-    )  # fmt: skip
-    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
-    out = "".join(
-        o.get("text", o.get("data", {}).get("text/plain", "")) for o in outputs
-    )
+    nb = execute(tmp_path, ITERATIONS=3, SAMPLE_INTERVAL=1, MNIST_PATH=mnist_path)
+    outs = [o for c in nb.cells for o in c.get("outputs", [])]
+    out = "".join(o.get("text", o.get("data", {}).get("text/plain", "")) for o in outs)
     out = re.sub(r"\x1b\[[\d;]*m", "", out)  # the summaries' colours
     assert "Total params: 1,493,520" in out and "Total params: 533,505" in out
-    assert [int(line.split()[0]) for line in out.splitlines() if "[D loss" in line] == [
-        0, 1, 2,
-    ]  # fmt: skip
+    logs = [int(line.split()[0]) for line in out.splitlines() if "[D loss" in line]
+    assert logs == [0, 1, 2]
     assert len(pictures(nb.cells)) == 4  # three grids, then the loss plot
     assert {"0.png", "1.png", "2.png"} <= set(os.listdir(tmp_path / "images"))
-
-
-@pytest.mark.slow
-def test_opened_alone_the_notebook_says_which_files_it_needs(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
-    monkeypatch.delenv("PYTHONPATH", raising=False)
-    with pytest.raises(papermill.PapermillExecutionError) as error:
-        papermill.execute_notebook(
-            str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(tmp_path),
-            progress_bar=False, kernel_name="python3",
-        )  # fmt: skip
-    assert "gan.py needs inputs.py and safekeeping.py beside it" in str(error.value)
-    assert "ModuleNotFoundError" not in str(error.value)
 
 
 pytestmark = pytest.mark.slow
@@ -96,8 +79,7 @@ BAR = re.compile(r" *\d+/\d+ ━")
 
 
 def shown(cell):
-    """A cell's stdout as Jupyter (or a terminal) shows it: colours dropped, each \\r
-    back to the start of its line, writing over what is there."""
+    """A cell's stdout as Jupyter shows it: no colours, each \\r over its line."""
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
     text = re.sub(r"\x1b\[[\d;]*m|\x08", "", text)
     lines = []
@@ -121,17 +103,14 @@ def check_lines(lines, iterations):
 async def notebook(folder, mnist_path):
     """Runs the cells in one kernel in `folder`; returns each cell's shown lines."""
     nb = nbformat.v4.new_notebook()
-    client = nbclient.NotebookClient(
-        nb, timeout=600, resources={"metadata": {"path": str(folder)}}
-    )
+    where = {"metadata": {"path": str(folder)}}
+    client = nbclient.NotebookClient(nb, timeout=600, resources=where)
     env = dict(os.environ, MNIST_PATH=mnist_path, KERAS_BACKEND="tensorflow")
-    env["PYTHONPATH"] = str(GAN.parent)  # for `import gan`
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.update(PYTHONPATH=str(GAN.parent), TF_CPP_MIN_LOG_LEVEL="2")  # `import gan`
     async with client.async_setup_kernel(env=env):
 
         async def run(source, interrupt_after=None, error=False):
-            """Executes a cell; interrupts the kernel once a line starts with
-            `interrupt_after`, as Jupyter's stop button does."""
+            """Executes a cell, interrupted (stop button) at `interrupt_after`."""
             cell = nbformat.v4.new_code_cell(source)
             nb.cells.append(cell)
             index = len(nb.cells) - 1
@@ -156,19 +135,15 @@ async def notebook(folder, mnist_path):
         check_lines(shown(cell), [0, 1, 2])
         assert len(pictures([cell])) == 4  # each grid inline, then the loss plot
         # A bad constant: one line, no traceback.
-        bad = await run("gan.BATCH_SIZE = 0\ngan.main()", error=True)
-        assert bad.traceback == [
-            "error: BATCH_SIZE (--batch-size) must be at least 1, got 0"
-        ]
+        (line,) = (await run("gan.BATCH_SIZE = 0\ngan.main()", error=True)).traceback
+        assert line == "error: BATCH_SIZE (--batch-size) must be at least 1, got 0"
         # Stopped, then continued as the report says.
         stop = "gan.BATCH_SIZE, gan.ITERATIONS, gan.START_OVER = 32, 100, True\n"
         stopped = shown(await run(stop + "gan.main()" + CHECK, "0 [D loss"))
-        assert stopped[stopped.index("gan.RESUME = True; gan.main()") - 1].startswith(
-            "Stopped after iteration"
-        )
-        resumed = shown(
-            await run("gan.START_OVER = False\ngan.RESUME = True; gan.main()")
-        )
+        report = stopped[stopped.index("gan.RESUME = True; gan.main()") - 1]
+        assert report.startswith("Stopped after iteration")
+        resume = "gan.START_OVER = False\ngan.RESUME = True; gan.main()"
+        resumed = shown(await run(resume))
         assert [line for line in resumed if "[D loss" in line][-1].startswith("99 ")
         gan = shlex.quote(str(GAN))
         intervals = "--sample-interval 20 --checkpoint-interval 1000"
@@ -176,11 +151,11 @@ async def notebook(folder, mnist_path):
         # With flags, stopped after its first log line, then resumed as it says.
         stopped = shown(await run(f"%run {gan} {flags}" + CHECK, "0 [D loss"))
         check_lines(stopped, [0])
-        report = [i for i, line in enumerate(stopped) if line.startswith("Stopped")]
+        report = [i for i, line in enumerate(stopped) if line.startswith("Stopped")][0]
         assert re.fullmatch(
-            r"Stopped after iteration \d+\. To continue: *", stopped[report[0]]
+            r"Stopped after iteration \d+\. To continue: *", stopped[report]
         )
-        command = stopped[report[0] + 1].rstrip()
+        command = stopped[report + 1].rstrip()
         assert command == f"%run {gan} {flags} --resume"
         resumed = shown(await run(command + CHECK))
         check_lines(resumed, [20, 40, 60, 80])
@@ -194,10 +169,8 @@ async def notebook(folder, mnist_path):
         check_lines(plain, [0])
         assert plain[plain.index(f"%run {gan} --resume") - 1].startswith("Stopped")
         # Figures still show inline.
-        figure = await run(
-            "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"
-        )
-        assert [o for o in figure.outputs if "image/png" in o.get("data", {})]
+        plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"
+        assert pictures([await run(plot)])
         return nb
 
 

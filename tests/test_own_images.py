@@ -1,8 +1,7 @@
-"""Your own images: Fashion-MNIST, or a folder of pictures in grey or colour, through
-gan.py, its checkpoints, evaluate.py and sample.py; each bad input as one sentence."""
+"""Your own images (Fashion-MNIST, folders in grey or colour) through every script."""
 
-import hashlib
 import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,18 +13,8 @@ import gan
 import inputs
 import safekeeping
 import sample
-from helpers import CHECKPOINT, GAN, csv_rows, loaded, log_lines, refusal, run
-from helpers import save_generator
-
-
-def write_pictures(folder, images, labels=None, suffix=".png"):
-    """One file per image, named by its index (so sorted paths keep the order), in a
-    subfolder per label where labels are given; returns the folder as a string."""
-    for i, image in enumerate(images):
-        where = folder / (str(labels[i]) if labels is not None else "")
-        where.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(where / f"{i:05d}{suffix}")
-    return str(folder)
+from helpers import CHECKPOINT, GAN, csv_rows, digits, loaded, log_lines, refusal, run
+from helpers import save_generator, write_pictures
 
 
 def colour_pictures(n, height=12, width=16):
@@ -38,26 +27,8 @@ def colour_pictures(n, height=12, width=16):
     return images
 
 
-def digits(n, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
-
-
-def file_hashes(folder):
-    files = sorted(p for p in os.listdir(folder) if p != ".lock")
-    return {
-        p: hashlib.sha256(open(f"{folder}/{p}", "rb").read()).digest() for p in files
-    }
-
-
-@pytest.fixture
-def scratch(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-# -----------------------------------------------------------------------------
-# Reading: any source, one reader
-def test_a_folder_reads_as_the_npz_does_and_is_fitted_to_img_shape(tmp_path):
+# Reading: any source, one reader ------------------------------------------------------
+def test_a_folder_reads_as_the_npz_does_fitted_transparency_on_black(tmp_path):
     images, npz = digits(40), tmp_path / "m.npz"
     np.savez(npz, x_train=images)
     from_folder = loaded(write_pictures(tmp_path / "pictures", images))
@@ -69,35 +40,7 @@ def test_a_folder_reads_as_the_npz_does_and_is_fitted_to_img_shape(tmp_path):
     colour = inputs.read_data(folder, (12, 16, 3))["x_train"]
     assert colour.shape == (6, 12, 16, 3)
     assert colour[0, ..., 0].mean() > 100 > colour[0, ..., 2].mean()  # red stays red
-
-
-def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
-    images, labels = digits(30), np.array(["cat", "dog", "emu"] * 10)
-    folder = str(tmp_path / "d")
-    write_pictures(tmp_path / "d" / "train", images[:24], labels[:24])
-    write_pictures(tmp_path / "d" / "test", images[24:], labels[24:], ".bmp")
-    for skipped in ("notes.txt", ".DS_Store", "train/cat/._00000.png"):
-        (tmp_path / "d" / skipped).write_bytes(b"\0\0")  # not pictures: skipped
-    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
-    assert inputs.describe(folder, data) == (
-        f"Read 30 pictures from {folder!r} at (28, 28, 1): 24 train, 6 test, "
-        "3 classes (skipped 3 files that are not pictures)"
-    )
-    assert data["classes"] == ["cat", "dog", "emu"]
-    assert len(data["x_train"]) == 24 and len(data["x_test"]) == 6
-    # sorted paths: cat/00000, cat/00003, ... then dog/...
-    np.testing.assert_array_equal(data["x_train"][0, ..., 0], images[0])
-    np.testing.assert_array_equal(data["x_train"][1, ..., 0], images[3])
-    np.testing.assert_array_equal(data["y_train"], np.repeat([0, 1, 2], 8))
-    np.testing.assert_array_equal(data["y_test"], np.repeat([0, 1, 2], 2))
-    write_pictures(tmp_path / "d" / "train", digits(1))  # outside a class: no labels
-    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
-    assert set(data) == {"x_train", "x_test"} and len(data["x_train"]) == 25
-
-
-def test_transparent_pictures_lie_on_black(tmp_path):
-    """White strokes on a transparent background that hides white: a white digit on
-    black (MNIST's), through an alpha channel (RGBA, LA) or a palette's transparency."""
+    # White on a transparent white background (RGBA, LA, palette): white on black.
     ink = np.zeros((28, 28), np.uint8)
     ink[6:22, 12:16] = 255  # where the picture is opaque
     white, folder = np.full_like(ink, 255), tmp_path / "t"
@@ -110,9 +53,30 @@ def test_transparent_pictures_lie_on_black(tmp_path):
         assert x.shape == (3, 28, 28, channels) and (x == ink[..., None]).all()
 
 
-def test_fashion_mnist_reads_a_local_npz_named_by_its_constant_or_flag(
-    tmp_path, monkeypatch
-):
+def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
+    images, labels = digits(30), np.array(["cat", "dog", "emu"] * 10)
+    folder = str(tmp_path / "d")
+    write_pictures(tmp_path / "d" / "train", images[:24], labels[:24])
+    write_pictures(tmp_path / "d" / "test", images[24:], labels[24:], ".bmp")
+    for skipped in ("notes.txt", ".DS_Store", "train/cat/._00000.png"):
+        (tmp_path / "d" / skipped).write_bytes(b"\0\0")  # not pictures: skipped
+    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
+    read = f"Read 30 pictures from {folder!r} at (28, 28, 1): 24 train, 6 test, 3 "
+    read += "classes (skipped 3 files that are not pictures)"
+    assert inputs.describe(folder, data) == read
+    assert data["classes"] == ["cat", "dog", "emu"]
+    assert len(data["x_train"]) == 24 and len(data["x_test"]) == 6
+    # sorted paths: cat/00000, cat/00003, ... then dog/...
+    np.testing.assert_array_equal(data["x_train"][0, ..., 0], images[0])
+    np.testing.assert_array_equal(data["x_train"][1, ..., 0], images[3])
+    np.testing.assert_array_equal(data["y_train"], np.repeat([0, 1, 2], 8))
+    np.testing.assert_array_equal(data["y_test"], np.repeat([0, 1, 2], 2))
+    write_pictures(tmp_path / "d" / "train", digits(1))  # outside a class: no labels
+    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
+    assert set(data) == {"x_train", "x_test"} and len(data["x_train"]) == 25
+
+
+def test_fashion_mnist_reads_the_npz_its_constant_or_flag_names(tmp_path, monkeypatch):
     path = str(tmp_path / "fashion.npz")
     np.savez(path, x_train=digits(12))
     monkeypatch.setattr(gan, "FASHION_MNIST_PATH", path)
@@ -123,135 +87,72 @@ def test_fashion_mnist_reads_a_local_npz_named_by_its_constant_or_flag(
         loaded("fashion_mnist", FASHION_MNIST_PATH=str(tmp_path / "nope.npz"))
 
 
-# -----------------------------------------------------------------------------
-# Bad input: one sentence, before anything is trained or any picture written
-@pytest.fixture
-def no_training(scratch, monkeypatch):
-    monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
-    return scratch
-
-
-def refused(argv, capsys):
-    message = refusal(gan.main, argv, capsys, "gan.py")
-    assert not os.path.exists(CHECKPOINT)
-    return message
-
-
-@pytest.mark.parametrize(
-    "data, words",
-    [
-        ("empty", "folder '{}/empty' holds no images"),
-        ("few", "BATCH_SIZE (--batch-size) must be at most 5, the number of training"),
-        ("x.png", "neither one of Keras's datasets (mnist, fashion_mnist) nor a"),
-    ],
-)
-def test_data_that_cannot_be_trained_on(no_training, capsys, data, words):
-    (no_training / "empty" / "sub").mkdir(parents=True)
-    (no_training / "empty" / "notes.txt").write_text("no pictures here")
-    write_pictures(no_training / "few", digits(5))
-    (no_training / "x.png").write_bytes(b"")
-    assert words.format(no_training) in refused(["--data", data], capsys)
-
-
-def test_every_file_that_cannot_be_read_is_named_in_one_sentence(no_training, capsys):
-    write_pictures(no_training / "d", digits(40))
-    png = (no_training / "d" / "00001.png").read_bytes()
-    (no_training / "d" / "00002.png").write_bytes(png[: len(png) // 2])
-    (no_training / "d" / "00007.png").write_bytes(b"\x89PNG but not really")
+# Bad input: one sentence, before anything is trained or any picture written -----------
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Folders gan.py cannot train on: empty, too few, unreadable, too big, a file."""
+    top = tmp_path_factory.mktemp("bad")
+    (top / "empty" / "sub").mkdir(parents=True)
+    (top / "empty" / "notes.txt").write_text("no pictures here")
+    write_pictures(top / "few", digits(5))
+    (top / "x.png").write_bytes(b"")
+    write_pictures(top / "big", digits(40))
+    png = Path(write_pictures(top / "broken", digits(40)), "00001.png").read_bytes()
+    (top / "broken" / "00002.png").write_bytes(png[: len(png) // 2])
+    (top / "broken" / "00007.png").write_bytes(b"\x89PNG but not really")
     for name in ("00003.png", "00004.png", "00005.png", "sub/0.png", "sub/1.png"):
-        (no_training / "d" / name).parent.mkdir(exist_ok=True)
-        (no_training / "d" / name).write_bytes(b"")
-    assert refused(["--data", "d"], capsys) == (
-        f"gan.py: error: folder {str(no_training / 'd')!r} has 7 files that cannot be "
-        "read: '00002.png' (truncated), '00003.png' (empty), '00004.png' (empty), "
-        "'00005.png' (empty), '00007.png' (not an image) and 2 more; replace or "
-        "remove them"
-    )
+        (top / "broken" / name).parent.mkdir(exist_ok=True)
+        (top / "broken" / name).write_bytes(b"")
+    return top
 
 
-def test_pictures_that_would_not_fit_in_memory(no_training, monkeypatch, capsys):
-    write_pictures(no_training / "d", digits(40))
-    monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
-    monkeypatch.setattr(inputs, "read_images", lambda *a: pytest.fail("read them"))
-    message = refused(["--data", "d"], capsys)
-    assert "40 at IMG_SHAPE (30000, 30000, 3)) need about" in message
-    assert "GiB of memory" in message
+BROKEN = "gan.py: error: folder '{}/broken' has 7 files that cannot be read: '00002"
+BROKEN += ".png' (truncated), '00003.png' (empty), '00004.png' (empty), '00005.png' "
+BROKEN += "(empty), '00007.png' (not an image) and 2 more; replace or remove them"
+FOLDERS = [  # (--data, words of the sentence, or the whole of it)
+    ("empty", "folder '{}/empty' holds no images"),
+    ("few", "BATCH_SIZE (--batch-size) must be at most 5, the number of training"),
+    ("x.png", "neither one of Keras's datasets (mnist, fashion_mnist) nor a"),
+    ("broken", BROKEN),  # every file that cannot be read, named
+    ("big", "40 at IMG_SHAPE (30000, 30000, 3)) need about"),  # GiB of memory
+]
 
 
-@pytest.fixture
-def unfinished_checkpoint(scratch):
-    """A checkpoint of a 10-iteration MNIST run stopped after 3, written cheaply."""
-    inputs.make_output_dirs([gan.IMAGES_DIR, gan.MODEL_DIR])
-    keras.utils.set_random_seed(0)
-    run = safekeeping.Run(gan.build_gan(), dict(vars(gan), ITERATIONS=10, DATA="mnist"))
-    for _ in range(3):
-        run.record(0.5, 0.5, 0.7)
-    run.save_checkpoint()
-    return scratch
-
-
-def test_resume_refuses_other_data_naming_both(unfinished_checkpoint, capsys):
-    folder = write_pictures(unfinished_checkpoint / "mine", digits(40))
-    before = file_hashes(gan.MODEL_DIR), file_hashes(gan.IMAGES_DIR)
-    message = refusal(gan.main, ["--resume", "--data", "mine"], capsys, "gan.py")
-    assert f"DATA = 'mnist', this one {os.path.abspath(folder)!r}" in message
-    assert "resume with --data mnist as it was, or start over" in message
-    assert (file_hashes(gan.MODEL_DIR), file_hashes(gan.IMAGES_DIR)) == before
-
-
-# -----------------------------------------------------------------------------
-# Training on them
-@pytest.mark.slow
-def test_a_folder_of_mnist_pngs_trains_as_the_same_images_from_the_npz(
-    tmp_path, mnist_path
+@pytest.mark.parametrize("data, words", FOLDERS)
+def test_data_that_cannot_be_trained_on(
+    folders, tmp_path, monkeypatch, capsys, data, words
 ):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
+    if data == "big":  # checked before any picture is read
+        monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
+        monkeypatch.setattr(inputs, "read_images", lambda *a: pytest.fail("read them"))
+    message = refusal(gan.main, ["--data", f"{folders}/{data}"], capsys, "gan.py")
+    words = words.format(folders)
+    assert message == words if data == "broken" else words in message
+    assert data != "big" or "GiB of memory" in message
+    assert not os.path.exists(CHECKPOINT)
+
+
+# Training on them ---------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_folder_of_mnist_pngs_trains_as_the_npz(tmp_path, mnist_path):
     images = np.load(mnist_path)["x_train"][:300]
     folder = write_pictures(tmp_path / "pngs", images)
     npz = str(tmp_path / "same.npz")
     np.savez(npz, x_train=images)
     args = ["--iterations", "3", "--sample-interval", "1"]
     runs = {}
-    for name, extra, data_file in [
-        ("folder", ["--data", folder], None),
-        ("npz", [], npz),
-    ]:
+    for name, extra, path in [("folder", ["--data", folder], ""), ("npz", [], npz)]:
         (tmp_path / name).mkdir()
-        result = run(GAN, args + extra, tmp_path / name, MNIST_PATH=data_file or "")
+        result = run(GAN, args + extra, tmp_path / name, MNIST_PATH=path)
         assert result.returncode == 0, result.stderr[-3000:]
         runs[name] = log_lines(result.stdout), csv_rows(tmp_path / name)
     assert len(runs["folder"][0]) == 3
     assert runs["folder"] == runs["npz"]
 
 
-@pytest.fixture(scope="module")
-def colour_run(tmp_path_factory):
-    """gan.py trained for 3 iterations on a folder of 12x16 colour pictures, in this
-    process, with IMG_SHAPE edited to (12, 16, 3). Returns the run's folder."""
-    cwd = tmp_path_factory.mktemp("colour")
-    folder = write_pictures(cwd / "pictures", colour_pictures(48))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(cwd)
-        patch.setattr(gan, "IMG_SHAPE", (12, 16, 3))
-        patch.setattr(gan, "JIT_COMPILE", False)
-        gan.main(["--data", folder, "--iterations", "3", "--sample-interval", "1"])
-    return cwd
-
-
-@pytest.mark.slow
-def test_a_colour_folder_trains_and_its_pictures_are_in_colour(colour_run):
-    generator = keras.saving.load_model(colour_run / gan.MODEL_DIR / "generator.keras")
-    assert generator.output_shape == (None, 12, 16, 3)
-    for name in ("2.png", "progress.gif"):
-        picture = Image.open(colour_run / gan.IMAGES_DIR / name).convert("RGB")
-        channels = np.asarray(picture).astype(int)
-        assert np.abs(channels[..., 0] - channels[..., 1]).max() > 30, name  # not grey
-    settings = safekeeping.read_checkpoint(colour_run / CHECKPOINT)["settings"]
-    assert settings["IMG_SHAPE"] == [12, 16, 3]
-    assert settings["DATA"] == str(colour_run / "pictures")
-
-
-# -----------------------------------------------------------------------------
-# evaluate.py and sample.py on the run's data
+# evaluate.py and sample.py on the run's data ------------------------------------------
 @pytest.fixture
 def small_evaluation(monkeypatch):
     monkeypatch.setattr(evaluate, "N_SAMPLES", 60)
@@ -261,13 +162,14 @@ def small_evaluation(monkeypatch):
 
 @pytest.mark.slow
 def test_evaluate_and_sample_on_a_folder_with_labels_and_a_test_split(
-    scratch, small_evaluation, capsys, mnist_path
+    tmp_path, small_evaluation, monkeypatch, capsys, mnist_path
 ):
+    monkeypatch.chdir(tmp_path)
     mnist = np.load(mnist_path)
     x, y = mnist["x_train"][:600], mnist["y_train"][:600]
-    write_pictures(scratch / "digits" / "train", x[:480], y[:480])
-    write_pictures(scratch / "digits" / "test", x[480:], y[480:])
-    generator = save_generator(scratch / "g.keras")  # untrained: any figures do
+    write_pictures(tmp_path / "digits" / "train", x[:480], y[:480])
+    write_pictures(tmp_path / "digits" / "test", x[480:], y[480:])
+    generator = save_generator(tmp_path / "g.keras")  # untrained: any figures do
     evaluate.main([generator, "--data", "digits"])
     table = capsys.readouterr().out
     assert "against the 120 digits test images" in table
@@ -278,18 +180,32 @@ def test_evaluate_and_sample_on_a_folder_with_labels_and_a_test_split(
     assert "| Memorization |" in table
     sample.main([generator, "--data", "digits", "--n", "3"])
     for name in sample.PICTURES:
-        assert (scratch / sample.OUTPUT_DIR / name).stat().st_size > 0
+        assert (tmp_path / sample.OUTPUT_DIR / name).stat().st_size > 0
 
 
 @pytest.mark.slow
-def test_evaluate_and_sample_on_a_colour_folder_without_labels_or_test_split(
-    colour_run, small_evaluation, monkeypatch, capsys
+def test_a_colour_folder_trains_in_colour_and_the_scripts_read_its_run(
+    tmp_path, small_evaluation, monkeypatch, capsys
 ):
-    monkeypatch.chdir(colour_run)
+    """gan.py on 12x16 colour pictures, IMG_SHAPE edited; evaluate.py and sample.py."""
+    folder = write_pictures(tmp_path / "pictures", colour_pictures(48))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gan, "IMG_SHAPE", (12, 16, 3))
+    monkeypatch.setattr(gan, "JIT_COMPILE", False)
+    gan.main(["--data", folder, "--iterations", "3", "--sample-interval", "1"])
+    generator = keras.saving.load_model(tmp_path / gan.MODEL_DIR / "generator.keras")
+    assert generator.output_shape == (None, 12, 16, 3)
+    for name in ("2.png", "progress.gif"):
+        picture = Image.open(tmp_path / gan.IMAGES_DIR / name).convert("RGB")
+        channels = np.asarray(picture).astype(int)
+        assert np.abs(channels[..., 0] - channels[..., 1]).max() > 30, name  # not grey
+    settings = safekeeping.read_checkpoint(tmp_path / CHECKPOINT)["settings"]
+    assert settings["IMG_SHAPE"] == [12, 16, 3] and settings["DATA"] == folder
     monkeypatch.setattr(gan, "IMG_SHAPE", (28, 28, 1))  # the checkpoint's is used
-    evaluate.main([])  # says so, and ends without an error
+    capsys.readouterr()
+    evaluate.main([])  # no labels, no test split: says so, and ends without an error
     assert capsys.readouterr().out.startswith("Nothing to measure: every figure needs")
     sample.main(["--n", "2"])
-    picture = Image.open(colour_run / sample.OUTPUT_DIR / "samples.png").convert("RGB")
+    picture = Image.open(tmp_path / sample.OUTPUT_DIR / "samples.png").convert("RGB")
     channels = np.asarray(picture).astype(int)
     assert np.abs(channels[..., 0] - channels[..., 2]).max() > 0  # colour, not grey

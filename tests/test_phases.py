@@ -1,9 +1,5 @@
-"""Each training phase moves its own network and nothing else, on every backend.
-
-This is the trap a naive Keras 3 port falls into: `trainable` is read when a train
-function first runs, so the original order leaves the discriminator frozen for good
-while the losses still print.
-"""
+"""Each training phase moves its own network only, on every backend: the naive Keras 3
+port's trap (`trainable` read at the first train call leaves D frozen for good)."""
 
 import json
 
@@ -50,36 +46,26 @@ print("REPORT" + json.dumps(dict(calls=report, warnings=messages)))
 """
 
 
-@pytest.fixture(scope="module", params=backends("tensorflow", "jax", "torch"))
-def phase_report(request):
-    result = run(PHASE_CHECK, backend=request.param)
+PHASES = [("d_phase", "d_moved", "g_moved", 6), ("g_phase", "g_moved", "d_moved", 14)]
+
+
+@pytest.mark.slow  # a fresh interpreter per backend
+@pytest.mark.parametrize("backend", backends("tensorflow", "jax", "torch"))
+def test_each_phase_moves_every_weight_it_trains_and_no_other(backend):
+    result = run(PHASE_CHECK, backend=backend)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [x for x in result.stdout.splitlines() if x.startswith("REPORT")][-1]
-    return json.loads(line[len("REPORT") :])
-
-
-@pytest.mark.slow  # a fresh interpreter per backend
-@pytest.mark.parametrize(
-    "phase, own, other, weights",
-    [("d_phase", "d_moved", "g_moved", 6), ("g_phase", "g_moved", "d_moved", 14)],
-)
-def test_each_phase_moves_every_weight_it_trains_and_no_other(
-    phase_report, phase, own, other, weights
-):
-    for call in phase_report["calls"]:
-        assert len(call[phase][own]) == weights  # D's all, G's trainable ones
-        assert all(call[phase][own]), call
-        assert not any(call[phase][other]), call
-
-
-@pytest.mark.slow  # a fresh interpreter per backend
-def test_phases_raise_no_trainable_warning(phase_report):
-    assert not [m for m in phase_report["warnings"] if "trainable" in m]
+    report = json.loads(line[len("REPORT") :])
+    for call in report["calls"]:
+        for phase, own, other, weights in PHASES:
+            assert len(call[phase][own]) == weights  # D's all, G's trainable ones
+            assert all(call[phase][own]), call
+            assert not any(call[phase][other]), call
+    assert not [m for m in report["warnings"] if "trainable" in m]
 
 
 def test_losses_of_batch_are_this_batchs_loss_and_accuracy_not_a_running_mean():
-    """Before Keras 3.15, train_on_batch returned means over every call since compile;
-    gan.losses_of_batch must give each batch's own, on every Keras it accepts."""
+    """Each batch's own, not train_on_batch's running means of Keras before 3.15."""
     keras.utils.set_random_seed(0)
     discriminator = gan.build_discriminator()
     rng = np.random.default_rng(0)
@@ -87,10 +73,8 @@ def test_losses_of_batch_are_this_batchs_loss_and_accuracy_not_a_running_mean():
         images = rng.uniform(-1, 1, (16, *gan.IMG_SHAPE)).astype("float32")
         labels = np.full((16, 1), step % 2, "float32")  # each batch its own answer
         before = keras.ops.convert_to_numpy(discriminator(images))  # no dropout, BN
-        bce = keras.ops.convert_to_numpy(
-            keras.losses.binary_crossentropy(labels, before)
-        )
+        bce = keras.losses.binary_crossentropy(labels, before)
         accuracy = np.mean((before > 0.5) == labels)
         loss, acc = gan.losses_of_batch(discriminator, images, labels)
-        assert np.isclose(loss, bce.mean(), rtol=1e-4), step
+        assert np.isclose(loss, keras.ops.convert_to_numpy(bce).mean(), rtol=1e-4), step
         assert acc == accuracy, step

@@ -11,26 +11,14 @@ import pytest
 import gan
 import inputs
 import safekeeping
-from helpers import (
-    CHECKPOINT,
-    GAN,
-    RUN_ARGS,
-    backends,
-    checkpoint_iteration,
-    csv_rows,
-    file_digests,
-    log_lines,
-    no_temporaries,
-    refusal,
-    run,
-    save_tiny_mnist,
-)
+from helpers import CHECKPOINT, GAN, RUN_ARGS, backends, checkpoint_iteration, csv_rows
+from helpers import denied, file_digests, log_lines, no_temporaries, refusal, run
+from helpers import save_tiny_mnist
 
 
 @pytest.fixture
 def checkpointed(tmp_path, monkeypatch):
-    """A scratch folder holding the checkpoint of an unfinished run of gan.py's
-    constants: iteration 2 of 10. Returns its safekeeping.Run."""
+    """A scratch folder with the checkpoint of iteration 2 of 10; its Run."""
     monkeypatch.chdir(tmp_path)
     inputs.make_output_dirs([gan.IMAGES_DIR, gan.MODEL_DIR])
     keras.utils.set_random_seed(0)
@@ -41,9 +29,7 @@ def checkpointed(tmp_path, monkeypatch):
     return run
 
 
-def test_a_checkpoint_is_written_aside_with_the_csv_never_behind_it(
-    checkpointed, monkeypatch
-):
+def test_a_checkpoint_is_written_aside_csv_never_behind(checkpointed, monkeypatch):
     assert len(csv_rows(".")) == 1 + 3
 
     def dies_midway(f, **arrays):
@@ -62,13 +48,8 @@ def truncate(path):
         f.truncate(os.path.getsize(path) // 2)
 
 
-def denied(*args, **kwargs):
-    raise PermissionError(13, "Permission denied")
-
-
 def resume(name, flag=None, other=None):
-    """--resume with a flag that contradicts the checkpoint's run (made with gan.py's
-    constants), or with an edited constant that does."""
+    """--resume with a flag (or else an edited constant) that contradicts the run."""
     saved = getattr(gan, name)
     other = other if other is not None else (saved + 1) % 2**32  # a seed < 2^32
     argv = ["--resume", flag, str(other)] if flag else ["--resume"]
@@ -77,33 +58,24 @@ def resume(name, flag=None, other=None):
     return argv, {} if flag else {f"gan.{name}": other}, None, words + "with --start"
 
 
+R, UNREADABLE = ["--resume"], "cannot be read (Permission denied); make it readable"
+UNFINISHED = f"{CHECKPOINT!r} (in {{cwd}}) holds an unfinished run (stopped after "
+UNFINISHED += "iteration 2 of 10); continue it with --resume, or start over with"
+NOTHING = f"--resume found no checkpoint in {gan.MODEL_DIR!r} (in {{cwd}})"
+OTHER = f"DATA = {gan.DATA!r}, this one '{{cwd}}/mine'; resume with --data {gan.DATA} "
+OTHER += "as it was, or start over"
 REFUSALS = [  # (flags, what is patched, what befalls the checkpoint, the sentence)
     resume("SEED", "--seed"),
     resume("BATCH_SIZE", "--batch-size"),
     resume("SAMPLE_INTERVAL", "--sample-interval"),
     resume("LATENT_DIM"),
     resume("LEARNING_RATE", other=gan.LEARNING_RATE / 2),
-    (
-        [],
-        {},
-        None,
-        f"{CHECKPOINT!r} (in {{cwd}}) holds an unfinished run "
-        "(stopped after iteration 2 of 10); continue it with --resume, or start "
-        "over with --start-over",
-    ),
-    (
-        ["--resume"],
-        {},
-        os.remove,
-        f"--resume found no checkpoint in {gan.MODEL_DIR!r} (in {{cwd}})",
-    ),
-    (["--resume"], {}, truncate, "is damaged"),
-    (
-        ["--resume"],
-        {"inputs.open": denied},
-        None,
-        "cannot be read (Permission denied); make it readable",
-    ),
+    ([], {}, None, UNFINISHED + " --start-over"),
+    (R, {}, os.remove, NOTHING),
+    (R, {}, truncate, "is damaged"),
+    (R, {"inputs.open": denied}, None, UNREADABLE),
+    # another folder, named by its absolute path
+    ([*R, "--data", "mine"], {}, lambda _: os.mkdir("mine"), OTHER),
 ]
 
 
@@ -129,33 +101,27 @@ def test_a_finished_run_has_nothing_to_resume_and_reruns_from_scratch(
         checkpointed.record(0.5, 0.5, 0.7)
     checkpointed.save_checkpoint()  # iteration 9 of 10: finished
     before = file_digests(tmp_path)
-    for argv in (["--iterations", "10"], "--iterations 3 --checkpoint-interval 7"):
-        # ask for fewer: still not refused
-        gan.main(["--resume", *(argv if isinstance(argv, list) else argv.split())])
-    assert capsys.readouterr().out.splitlines()[0] == (
-        "Nothing to do: the checkpoint has done 10 iterations and 10 were asked "
-        "for; to go on, ask for more than 10 with --iterations."
-    )
+    for argv in ("--iterations 10", "--iterations 3 --checkpoint-interval 7"):
+        gan.main(["--resume", *argv.split()])  # asking for fewer: not refused either
+    done = "Nothing to do: the checkpoint has done 10 iterations and 10 were asked for"
+    done += "; to go on, ask for more than 10 with --iterations."
+    assert capsys.readouterr().out.splitlines()[0] == done
     assert file_digests(tmp_path) == before  # not even losses.csv is cut short
-
-    class Started(Exception):
-        pass
 
     def train(x_train, checkpoint=None):
         assert checkpoint is None  # a plain rerun, not taken for a careless one
-        raise Started
+        raise LookupError("started")
 
     monkeypatch.setattr(gan, "load_images", lambda: (np.zeros((64, 28, 28, 1)), ""))
     monkeypatch.setattr(gan, "train", train)
-    with pytest.raises(Started):
+    with pytest.raises(LookupError, match="started"):
         gan.main(["--iterations", "10"])
 
 
 def test_a_checkpoint_of_other_layer_sizes_is_one_sentence(checkpointed, tmp_path):
     checkpoint = dict(np.load(CHECKPOINT))
     checkpoint["generator/0"] = np.zeros((100, 128), "float32")
-    with open(CHECKPOINT, "wb") as f:
-        np.savez(f, **checkpoint)
+    np.savez(CHECKPOINT, **checkpoint)  # a .npz already: nothing appended
     args = ["--resume", "--iterations", "9", "--mnist-path", save_tiny_mnist(tmp_path)]
     handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     with pytest.raises(SystemExit) as stop:
@@ -194,12 +160,8 @@ def test_grids_reuse_the_same_latent_points_unless_told(tmp_path, monkeypatch, f
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", backends("jax", "torch"))
-def test_a_run_resumes_under_another_backend(
-    straight_run, mnist_path, tmp_path, backend
-):
-    """The checkpoint holds plain arrays, so a TensorFlow run continues on JAX or
-    torch: the weights, optimizer slots and NumPy's noise carry over, and the rows
-    before the checkpoint stay; the new rows follow the new backend's arithmetic."""
+def test_resumes_under_another_backend(straight_run, mnist_path, tmp_path, backend):
+    """A TensorFlow run's checkpoint (plain arrays) continues on JAX or torch."""
     straight = straight_run[0]
     for folder in (gan.MODEL_DIR, gan.IMAGES_DIR):
         shutil.copytree(straight / folder, tmp_path / folder)
@@ -211,5 +173,4 @@ def test_a_run_resumes_under_another_backend(
     assert log_lines(result.stdout)[0].startswith("60 [D loss")
     rows = csv_rows(tmp_path)
     assert rows[:61] == csv_rows(straight) and len(rows) == 71
-    d_acc = [float(r[2]) for r in rows[61:]]
-    assert np.mean(d_acc) > 0.5  # D still tells real from fake: the weights came along
+    assert np.mean([float(r[2]) for r in rows[61:]]) > 0.5  # D's weights came along

@@ -1,5 +1,4 @@
-"""Tests for sample.py: the walks and the pictures (its refusals: test_evaluate.py).
-An untrained generator and a few synthetic digits; the slow ones use real MNIST."""
+"""sample.py's walks and pictures from an untrained generator (refusals: evaluate)."""
 
 import os
 import time
@@ -13,9 +12,8 @@ import evaluate
 import gan
 import inputs
 import sample
-from helpers import ROOT, run, save_generator, stop_with_ctrl_c
+from helpers import ROOT, run, save_generator, save_tiny_mnist
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PICTURES = sample.PICTURES
 
 
@@ -27,12 +25,7 @@ def generator_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mnist_file(tmp_path_factory):
-    """A small mnist.npz: 120 random training digits."""
-    path = tmp_path_factory.mktemp("data") / "mnist.npz"
-    rng = np.random.default_rng(0)
-    with open(path, "wb") as f:
-        np.savez(f, x_train=rng.integers(0, 256, (120, 28, 28), dtype=np.uint8))
-    return str(path)
+    return save_tiny_mnist(tmp_path_factory.mktemp("data"), n=120)
 
 
 def run_sample(folder, monkeypatch, argv):
@@ -40,14 +33,10 @@ def run_sample(folder, monkeypatch, argv):
     os.mkdir(folder)
     monkeypatch.chdir(folder)
     sample.main(argv)
-    pictures = [folder / gan.IMAGES_DIR / name for name in PICTURES]
-    return [np.asarray(Image.open(picture)) for picture in pictures]
+    return [np.asarray(Image.open(folder / gan.IMAGES_DIR / n)) for n in PICTURES]
 
 
-# -----------------------------------------------------------------------------
-# Interpolation: linear walks in z
-
-
+# Interpolation: linear walks in z -----------------------------------------------------
 def test_walks_and_their_images_start_and_end_at_their_ends_in_equal_steps():
     ends = evaluate.latent_points(6, seed=3)
     z = sample.walks(ends[:3], ends[3:], steps=5)
@@ -66,10 +55,7 @@ def test_walks_and_their_images_start_and_end_at_their_ends_in_equal_steps():
     assert not np.allclose(rows[:, 0], rows[:, -1], atol=1e-3)  # they do move
 
 
-# -----------------------------------------------------------------------------
-# The three pictures
-
-
+# The three pictures -------------------------------------------------------------------
 def test_three_pictures_and_the_same_seed_makes_the_same_ones(
     tmp_path, monkeypatch, capsys, generator_path, mnist_file
 ):
@@ -93,6 +79,15 @@ def test_three_pictures_and_the_same_seed_makes_the_same_ones(
     # The canvas is n images and n - 1 gaps wide, sample.SCALE screen pixels a pixel.
     for grid, n in [(first[0], 3), (other[0], 4)]:
         assert grid.shape[1] == (n * (28 + sample.GAP) - sample.GAP) * sample.SCALE
+    # A generator whose training diverged: found while drawing, one sentence still.
+    keras.utils.set_random_seed(0)
+    generator = gan.build_generator()
+    last = generator.layers[-2]  # the tanh Dense layer
+    last.bias.assign(np.full(last.bias.shape, np.nan, "float32"))
+    generator.save(tmp_path / "nan.keras")
+    with pytest.raises(SystemExit, match="NaN or infinite pixels") as stop:
+        sample.main([str(tmp_path / "nan.keras"), "--mnist-path", mnist_file])
+    assert "\n" not in stop.value.code
 
 
 def test_every_distance_in_nearest_png_lies_inside_the_picture():
@@ -110,23 +105,7 @@ def test_every_distance_in_nearest_png_lies_inside_the_picture():
         assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text.get_text()
 
 
-def test_a_generator_whose_training_diverged(tmp_path, monkeypatch, capsys, mnist_file):
-    monkeypatch.chdir(tmp_path)
-    keras.utils.set_random_seed(0)
-    generator = gan.build_generator()
-    last = generator.layers[-2]  # the tanh Dense layer
-    last.bias.assign(np.full(last.bias.shape, np.nan, "float32"))
-    generator.save(tmp_path / "nan.keras")
-    # Found while drawing, after the platform line: one sentence all the same.
-    with pytest.raises(SystemExit, match="NaN or infinite pixels") as stop:
-        sample.main(["nan.keras", "--mnist-path", mnist_file])
-    assert "\n" not in stop.value.code
-
-
-# -----------------------------------------------------------------------------
-# The script itself, on real MNIST
-
-
+# The script itself, on real MNIST -----------------------------------------------------
 @pytest.mark.slow
 def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
     def run_script(script, *args):
@@ -140,30 +119,8 @@ def test_the_scripts_on_real_mnist(tmp_path, generator_path, mnist_path):
     for name in PICTURES:
         assert 0 < os.path.getsize(tmp_path / gan.IMAGES_DIR / name) < 2**20
     # Bad input in a process of its own: one sentence, no traceback.
-    for script, bad, says in [
-        ("sample.py", "--n", "0"),
-        ("evaluate.py", "no.keras", ""),
-    ]:
-        result = run_script(script, *filter(None, [bad, says]))
+    for script, *bad in [("sample.py", "--n", "0"), ("evaluate.py", "no.keras")]:
+        result = run_script(script, *bad)
         assert result.returncode != 0 and result.stdout == ""
         assert result.stderr.strip().splitlines()[-1].startswith(f"{script}: error: ")
         assert "Traceback" not in result.stderr
-
-
-@pytest.mark.slow
-def test_ctrl_c_says_its_files_are_whole(tmp_path, generator_path, mnist_path):
-    # Stopped while it draws (the platform line comes after the checks, before the
-    # pictures): a picture is there whole or not at all.
-    status, out, err = stop_with_ctrl_c(
-        ROOT / "sample.py",
-        [generator_path],
-        tmp_path,
-        "Keras ",
-        0,
-        MNIST_PATH=mnist_path,
-    )
-    assert (status, out) == (130, "")  # 128 + SIGINT
-    assert err[-1] == "sample.py: stopped; its files are whole"
-    for name in os.listdir(tmp_path / gan.IMAGES_DIR):
-        assert name in PICTURES
-        Image.open(tmp_path / gan.IMAGES_DIR / name).load()

@@ -9,33 +9,25 @@ from PIL import Image
 
 import gan
 import safekeeping
-from helpers import (
-    CHECKPOINT,
-    GAN,
-    RUN_ARGS,
-    loaded,
-    backends,
-    csv_rows,
-    generator_weights,
-    log_lines,
-    run,
-)
+from helpers import CHECKPOINT, GAN, RUN_ARGS, backends, csv_rows, generator_weights
+from helpers import loaded, log_lines, run
 
 pytestmark = pytest.mark.slow  # real MNIST, real training
 
-VALUES = re.compile(r"^(\d+) \[D loss: (\S+), acc\.: (\S+)%\] \[G loss: (\S+)\]$")
-LOG_LINE = re.compile(
-    r"^(\d+) \[D loss: \d+\.\d{6}, acc\.: \d+\.\d{2}%\] \[G loss: \d+\.\d{6}\]$"
-)
+READ = "Read 60,000 pictures from mnist at (28, 28, 1): 60,000 train, 10 classes"
+LOSS, ACC = r"(\d+\.\d{6})", r"(\d+\.\d{2})"
+LOG_LINE = re.compile(rf"^(\d+) \[D loss: {LOSS}, acc\.: {ACC}%\] \[G loss: {LOSS}\]$")
 
 
-def test_prints_the_summaries_then_the_original_log_line_every_interval(straight_run):
-    _, lines, stdout = straight_run  # python gan.py RUN_ARGS: a line every 10
+def test_prints_the_summaries_then_each_iterations_own_losses(straight_run):
+    """The original's log line every interval: the CSV's row, not running means."""
+    cwd, lines, stdout = straight_run  # python gan.py RUN_ARGS: a line every 10
+    read, platform = stdout.splitlines()[:2]  # what was read, then what it runs on
+    assert (read, platform[:6]) == (READ, "Keras ")  # then versions and device
     summaries, _, _ = stdout.partition("0 [D loss")
     # What the notes' readers check against the original
     assert 'Model: "generator"' in summaries and 'Model: "discriminator"' in summaries
-    # 1,493,520 (1,489,936 trainable, 3,584 not) and 533,505 with the original's
-    # constants (test_models.py); here those of gan.py's, as a learner edited them
+    # The counts of gan.py's constants as edited (the original's: test_models.py)
     generator, discriminator = gan.build_generator(), gan.build_discriminator()
     trainable = sum(int(np.prod(w.shape)) for w in generator.trainable_weights)
     for count in (generator.count_params(), trainable, discriminator.count_params()):
@@ -43,25 +35,12 @@ def test_prints_the_summaries_then_the_original_log_line_every_interval(straight
     assert f"{generator.count_params() - trainable:,}" in summaries
     numbers = [LOG_LINE.match(line).group(1) for line in lines]
     assert numbers == ["0", "10", "20", "30", "40", "50"]
-
-
-def test_logs_each_iterations_own_losses(straight_run):
-    """Not running means (what train_on_batch returned before Keras 3.15): each
-    iteration's D accuracy is a share of its 2 x 32 images, and the log line
-    prints the CSV's row."""
-    cwd, lines, stdout = straight_run
-    read, platform = stdout.splitlines()[:2]  # what was read, then what it runs on
-    assert (
-        read
-        == "Read 60,000 pictures from mnist at (28, 28, 1): 60,000 train, 10 classes"
-    )
-    assert platform.startswith("Keras ")  # versions and device
     rows = csv_rows(cwd)[1:]
-    for row in rows:
+    for row in rows:  # D's accuracy: a share of 2 x 32 images (Keras < 3.15: means)
         correct = float(row[2]) * 2 * gan.BATCH_SIZE
         assert abs(correct - round(correct)) < 1e-4 and 0 <= float(row[2]) <= 1, row
     for line in lines:
-        i, d_loss, acc, g_loss = VALUES.match(line).groups()
+        i, d_loss, acc, g_loss = LOG_LINE.match(line).groups()
         row = rows[int(i)]
         assert abs(float(d_loss) - float(row[1])) <= 6e-7  # %f: 6 decimals
         assert abs(float(g_loss) - float(row[3])) <= 6e-7
@@ -75,8 +54,7 @@ def test_saves_grids_csv_gif_and_the_trained_generator(straight_run):
     image = np.asarray(Image.open(cwd / gan.IMAGES_DIR / "50.png").convert("RGB"))
     assert image.shape == (480, 640, 3)
     assert np.array_equal(image[..., 0], image[..., 1])  # gray
-    # 5 x 5 tiles (GRID_ROWS x GRID_COLS): the rows and columns of pixels that hold
-    # digits form that many separate runs
+    # GRID_ROWS x GRID_COLS tiles: as many separate runs of inked rows and columns
     ink = image[..., 0] < 250
     for axis, tiles in enumerate((gan.GRID_ROWS, gan.GRID_COLS)):
         filled = ink.any(axis=1 - axis).astype(int)
@@ -96,11 +74,7 @@ def test_saves_grids_csv_gif_and_the_trained_generator(straight_run):
 
 
 def test_both_networks_learn_on_real_data(mnist_path, original_constants):
-    """A few hundred iterations: D tells real from fake, G's digits look like MNIST.
-
-    With the discriminator frozen by mistake, D stays near chance and its weights
-    never move; with the generator frozen, its images stay grey noise.
-    """
+    """300 iterations: D tells real from fake (a frozen D would not), G nears MNIST."""
     x_train = loaded("mnist", MNIST_PATH=mnist_path)
     keras.utils.set_random_seed(3)
     generator, discriminator, combined = gan.build_gan()
@@ -108,51 +82,39 @@ def test_both_networks_learn_on_real_data(mnist_path, original_constants):
     z = gan.sample_noise(256)
 
     def distance_to_real_mean():
-        return float(
-            np.abs(generator.predict_on_batch(z).mean(axis=0) - real_mean).mean()
-        )
+        return np.abs(generator.predict_on_batch(z).mean(axis=0) - real_mean).mean()
 
     start_distance = distance_to_real_mean()
     for _ in range(300):
         gan.train_iteration(generator, discriminator, combined, x_train, 32)
 
-    # D: right about most real images (training images it has probably not yet
-    # seen: 300 batches of 32 cover a sixth of them) and about fresh fakes
+    # D: right about most real images (a sixth seen so far) and about fresh fakes
     real = x_train[np.random.randint(0, len(x_train), 256)]
     fake = generator.predict_on_batch(gan.sample_noise(256))
-    d_real = discriminator.predict_on_batch(real)
-    d_fake = discriminator.predict_on_batch(fake)
-    accuracy = (np.mean(d_real > 0.5) + np.mean(d_fake < 0.5)) / 2
-    assert accuracy > 0.8
+    d = discriminator.predict_on_batch
+    assert (np.mean(d(real) > 0.5) + np.mean(d(fake) < 0.5)) / 2 > 0.8  # accuracy
     # G: its mean image moved well towards MNIST's (dark background, bright strokes)
     assert distance_to_real_mean() < 0.75 * start_distance
 
 
-def run_lines(cwd, args, mnist, backend="tensorflow"):
-    cwd.mkdir()
-    result = run(GAN, args, cwd, backend, MNIST_PATH=mnist)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return log_lines(result.stdout), generator_weights(cwd)
-
-
 def test_same_seed_same_run_other_seed_other_run(tmp_path, mnist_path, straight_run):
-    straight, straight_lines, _ = straight_run
-    straight_weights = generator_weights(straight)
-    lines_a, weights_a = run_lines(tmp_path / "a", RUN_ARGS, mnist_path)
     other_seed = str((gan.SEED + 1) % 2**32)  # not gan.py's SEED, whatever it is
-    args = [*RUN_ARGS, "--seed", other_seed]
-    lines_c, weights_c = run_lines(tmp_path / "c", args, mnist_path)
-    assert len(lines_a) == 6
-    assert lines_a == straight_lines
-    assert all(np.array_equal(a, b) for a, b in zip(weights_a, straight_weights))
+    runs = []
+    for folder, extra in [("a", []), ("c", ["--seed", other_seed])]:
+        (tmp_path / folder).mkdir()
+        result = run(GAN, RUN_ARGS + extra, tmp_path / folder, MNIST_PATH=mnist_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append((log_lines(result.stdout), generator_weights(tmp_path / folder)))
+    (lines_a, weights_a), (lines_c, weights_c) = runs
+    assert len(lines_a) == 6 and lines_a == straight_run[1]
+    same = zip(weights_a, generator_weights(straight_run[0]))
+    assert all(np.array_equal(a, b) for a, b in same)
     assert lines_a != lines_c
     assert not all(np.array_equal(a, c) for a, c in zip(weights_a, weights_c))
 
 
 @pytest.mark.parametrize("backend", backends("jax", "torch"))
-def test_trains_on_other_backends_without_tensorflows_notes(
-    tmp_path, mnist_path, backend
-):
+def test_trains_on_jax_and_torch_without_tf_notes(tmp_path, mnist_path, backend):
     args = ["--iterations", "41", "--sample-interval", "10", "--seed", "5"]
     result = run(GAN, args, tmp_path, backend, MNIST_PATH=mnist_path)
     assert result.returncode == 0, result.stderr[-3000:]
