@@ -90,9 +90,9 @@ def picture(folders, path, seed=evaluate.SEED):
     for folder in folders.values():
         generator_path = first(folder, "generator.keras", "saved_model/generator.keras")
         generator = evaluate.load_generator(generator_path)
-        rows = evaluate.images_from_noise(generator, noise)
-        images = sample.as_images(rows, generator.output_shape[1:])
-        panels.append(sample.mosaic(sample.rgb(images), cols=PICTURE_SIDE))
+        images = evaluate.images_from_noise(generator, noise)
+        images = sample.rgb(sample.as_images(images, generator.output_shape[1:]))
+        panels.append(sample.mosaic(images, cols=PICTURE_SIDE))
     canvas = sample.mosaic(panels, cols=len(panels), gap=12)
     title = "   |   ".join(folders) + f"   (the same {PICTURE_SIDE**2} latent points)"
     sample.safekeeping.save_figure(sample.show(canvas, title)[0], path)

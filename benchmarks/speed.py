@@ -4,8 +4,7 @@
 - "fused step": the same arithmetic as one `jax.jit` function, this CPU's floor;
 - "original": the Keras-GAN script on Keras 2: benchmarks/original_keras2.py.
 
-One after another, each in its own process, on a local mnist.npz (never downloaded):
-
+Each in its own process, one after another, on a local mnist.npz (never downloaded):
     MNIST_PATH=/path/to/mnist.npz python benchmarks/speed.py --backends tensorflow jax
 
 --backends: tensorflow, jax, torch, or all installed (default: $KERAS_BACKEND, else
@@ -30,12 +29,10 @@ import numpy as np
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]  # where gan.py is
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))
 ORIGINAL = SCRIPT.parent / "original_keras2.py"
 FULL_ITERATIONS = 30001  # a default `python gan.py` run
-ALL_BACKENDS = ("tensorflow", "jax", "torch")
-YARDSTICKS = ("original", "fused")
+ALL_BACKENDS, YARDSTICKS = ("tensorflow", "jax", "torch"), ("original", "fused")
 PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "tf_keras", "numpy")
 TIMING = ("iterations", "repeats", "warmup")  # the flags the measuring scripts share
 RSS_EVERY = 100  # --memory: read resident memory every this many iterations
