@@ -449,8 +449,9 @@ def test_ctrl_c_says_its_files_are_whole(tmp_path, mnist_path, script, cached, a
     if cached:  # untrained: its figures do not matter, only how far the run gets
         evaluate.build_classifier().save(cache)
     name, wait = f"{script.__name__}.py", int(script is evaluate)
+    args = ["--n", "100"] if script is sample else []  # draws for seconds, not one
     status, out, err = stop_with_ctrl_c(
-        ROOT / name, [], tmp_path, after, wait, MNIST_PATH=mnist_path
+        ROOT / name, args, tmp_path, after, wait, MNIST_PATH=mnist_path
     )
     assert (status, out) == (130, "")  # 128 + SIGINT
     assert err[-1] == f"{name}: stopped; its files are whole"
