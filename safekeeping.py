@@ -357,9 +357,9 @@ class Run:
             self.progress.clear()
         print(line, flush=True)
 
-    def write_losses(self, show=False):
+    def write_losses(self):
         write_losses_csv(self.history, self.settings["IMAGES_DIR"])
-        plot_losses(self.history, self.settings["IMAGES_DIR"], show)
+        plot_losses(self.history, self.settings["IMAGES_DIR"])
 
     def save_checkpoint(self):
         """The CSV first: it is never behind the checkpoint."""
@@ -376,8 +376,8 @@ class Run:
         self.finished = len(self.history) >= self.settings["ITERATIONS"]
         # The request that ended the loop early is not one to hurry.
         self.hurried = len(self.stop.signals) > (0 if self.finished else 1)
-        if not self.hurried:
-            self.write_losses(show=True)
+        if not self.hurried:  # the CSV is whole: the checkpoint above wrote it
+            plot_losses(self.history, self.settings["IMAGES_DIR"], show=True)
             write_gif(self.settings, len(self.history))
 
     def stop_report(self, argv, module):
