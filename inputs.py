@@ -1,5 +1,6 @@
-"""Reading and checking what a run is given (Keras's backend, flags, constants, data,
-output folders); every problem is an InputError, one sentence on what to fix."""
+"""What a run is given, checked before it starts: Python, Keras and its backend, the
+constants and flags, the data and the output folders. Every problem is an InputError,
+one sentence on what to fix."""
 
 import argparse
 import contextlib
@@ -16,6 +17,10 @@ import time
 def ipython_shell():
     """The IPython shell running this (a notebook's kernel, say), or None."""
     return "IPython" in sys.modules and sys.modules["IPython"].get_ipython() or None
+
+
+def program():
+    return os.path.basename(sys.argv[0]) or "python"
 
 
 # A SystemExit, uncaught, ends a script with `<script>: error: <sentence>` and status 1;
@@ -35,17 +40,13 @@ class InputError(Exception if ipython_shell() else SystemExit):
         return [f"error: {self.sentence}"]
 
 
-def program():
-    return os.path.basename(sys.argv[0]) or "python"
-
-
 def check_python():
     """Python 3.9 and older are past their end of life; 3.10 to 3.13 are tested."""
     if sys.version_info < (3, 10):
-        found = ".".join(map(str, sys.version_info[:3]))
         raise InputError(
-            f"Python {found} is running this script, which needs Python 3.10 or "
-            "newer (3.10 to 3.13 are tested); run it with python3.10 or newer"
+            f"Python {'.'.join(map(str, sys.version_info[:3]))} is running this "
+            "script, which needs Python 3.10 or newer (3.10 to 3.13 are tested); run "
+            "it with python3.10 or newer"
         )
 
 
@@ -60,19 +61,14 @@ def shown(path):
     return repr(path) if os.path.isabs(path) else f"{path!r} (in {os.getcwd()})"
 
 
-# -----------------------------------------------------------------------------
-# Start-up: before Keras loads, which takes seconds
-
-
+# --- Start-up: before Keras loads, which takes seconds
 class ExitOnStop:
     """A signal handler for a script's first seconds: Ctrl-C or SIGTERM ends it at
     once with `message`, until the script installs handlers of its own."""
 
-    def __init__(self, message):  # installs itself
+    def __init__(self, message):  # installs itself, but not in a notebook's kernel
         self.message = message
-        if ipython_shell():
-            return  # %run in a notebook: its interrupt stays the kernel's
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in () if ipython_shell() else (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(signum) is not signal.SIG_IGN:  # as `nohup` left it
                 signal.signal(signum, self)
 
@@ -83,37 +79,19 @@ class ExitOnStop:
         raise SystemExit(128 + signum)
 
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """File descriptor 2 to nowhere, Python's sys.stderr not: TensorFlow's C++ start-up
-    notes ignore TF_CPP_MIN_LOG_LEVEL, and a sentence about bad input comes first."""
+def load_keras():
+    """Imports Keras and its backend and brings up the devices, with file descriptor
+    2 pointed to nowhere (Python's sys.stderr not): TensorFlow's C++ start-up notes
+    ignore TF_CPP_MIN_LOG_LEVEL, and a sentence about bad input comes first."""
+    # TensorFlow's INFO notes stay hidden, its warnings (GPU out of memory) do not.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     sys.stderr.flush()
-    previous, sys.stderr = sys.stderr, os.fdopen(os.dup(2), "w")
+    stderr, sys.stderr = sys.stderr, os.fdopen(os.dup(2), "w")
     with open(os.devnull, "w") as devnull:
         os.dup2(devnull.fileno(), 2)
     try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(sys.stderr.fileno(), 2)
-        sys.stderr.close()
-        sys.stderr = previous
+        import keras
 
-
-def load_keras():
-    """Imports Keras and its backend quietly, and brings up the devices; a backend
-    that cannot load, or a Keras too old for this script, is one sentence."""
-    # TensorFlow's INFO notes stay hidden, its warnings (GPU out of memory) do not.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    with quiet_stderr():
-        try:
-            import keras
-        except (ImportError, ValueError) as err:  # ValueError: unknown KERAS_BACKEND
-            fix = f"`pip install {err.name}`, or " if getattr(err, "name", None) else ""
-            raise InputError(
-                f"Keras could not load its backend ({err}); {fix}set KERAS_BACKEND to "
-                "one that is installed: tensorflow, jax or torch"
-            ) from None
         if keras_version() < (3, 8):  # 3.6 and 3.7 break when `combined` is compiled
             raise InputError(
                 f"Keras {keras.__version__} is installed and this script needs Keras "
@@ -127,6 +105,17 @@ def load_keras():
         # tf.data), whatever the backend: it loads now, quietly, not in the run.
         if importlib.util.find_spec("tensorflow"):
             importlib.import_module("tensorflow")
+    except (ImportError, ValueError) as err:  # ValueError: unknown KERAS_BACKEND
+        fix = f"`pip install {err.name}`, or " if getattr(err, "name", None) else ""
+        raise InputError(
+            f"Keras could not load its backend ({err}); {fix}set KERAS_BACKEND to "
+            "one that is installed: tensorflow, jax or torch"
+        ) from None
+    finally:
+        sys.stderr.flush()
+        os.dup2(sys.stderr.fileno(), 2)
+        sys.stderr.close()
+        sys.stderr = stderr
 
 
 @functools.cache  # losses_of_batch asks at every step
@@ -157,10 +146,7 @@ def platform_line():
     return f"Keras {keras.__version__}, {name} {module.__version__} backend, {where}"
 
 
-# -----------------------------------------------------------------------------
-# Settings: gan.py's constants, a flag overriding one for a run
-
-
+# --- Settings: gan.py's constants, a flag overriding one for a run
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, with a bad flag reported as one sentence (no usage block)."""
 
@@ -197,41 +183,12 @@ def with_flag(name):
     return f"{name} ({flag(name)})" if name in FLAGS else name
 
 
-def check_whole_number(name, value, low, high):
-    if not isinstance(value, int) or isinstance(value, bool):
+def check_whole_number(name, value, low, high=None):
+    if type(value) is not int:  # not a bool either
         raise InputError(f"{name} must be a whole number, got {value!r}")
-    if value < low:
-        raise InputError(f"{name} must be at least {low}, got {value!r}")
-    if high is not None and value > high:
-        raise InputError(f"{name} must be at most {high}, got {value!r}")
-
-
-def check_settings(settings):
-    """Refuses nonsense constants, edited or flagged, before anything is built."""
-    for name, (low, high) in RANGES.items():
-        check_whole_number(with_flag(name), settings[name], low, high)
-    for name, within, interval in [
-        ("LEARNING_RATE", lambda v: 0 < v <= 1, "(0, 1]"),
-        ("BETA_1", lambda v: 0 <= v < 1, "[0, 1)"),
-    ]:
-        value = settings[name]
-        real = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not (real and within(value)):  # NaN and the infinities fail within() too
-            raise InputError(f"{name} must be a number in {interval}, got {value!r}")
-    shape = settings["IMG_SHAPE"]
-    if not (
-        isinstance(shape, tuple)
-        and len(shape) == 3
-        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
-        and shape[2] in (1, 3)
-    ):
-        raise InputError(
-            "IMG_SHAPE must be (height, width, channels) with a height and width of at "
-            f"least 1 and 1 channel (grey) or 3 (colour), got {shape!r}"
-        )
-    if settings["RESUME"] and settings["START_OVER"]:
-        raise InputError("RESUME and START_OVER are both True; set one of them")
-    check_data(settings["DATA"])
+    if value < low or high is not None and value > high:
+        bound = f"at least {low}" if value < low else f"at most {high}"
+        raise InputError(f"{name} must be {bound}, got {value!r}")
 
 
 @contextlib.contextmanager
@@ -254,7 +211,26 @@ def settings_for_run(constants, argv):
     flags = vars(parser.parse_args(argv))
     overrides = {k.upper(): v for k, v in flags.items() if v is not None}
     settings = {k: v for k, v in constants.items() if k.isupper()} | overrides
-    check_settings(settings)
+    # Nonsense, edited or flagged, is refused before anything is built.
+    for name, (low, high) in RANGES.items():
+        check_whole_number(with_flag(name), settings[name], low, high)
+    rate, beta = settings["LEARNING_RATE"], settings["BETA_1"]
+    for name, value, within, interval in [
+        ("LEARNING_RATE", rate, lambda: 0 < rate <= 1, "(0, 1]"),
+        ("BETA_1", beta, lambda: 0 <= beta < 1, "[0, 1)"),
+    ]:  # NaN and the infinities fail within() too
+        if type(value) not in (int, float) or not within():
+            raise InputError(f"{name} must be a number in {interval}, got {value!r}")
+    shape = settings["IMG_SHAPE"]
+    whole = type(shape) is tuple and all(type(n) is int and n > 0 for n in shape)
+    if not (whole and len(shape) == 3 and shape[2] in (1, 3)):
+        raise InputError(
+            "IMG_SHAPE must be (height, width, channels) with a height and width of at "
+            f"least 1 and 1 channel (grey) or 3 (colour), got {shape!r}"
+        )
+    if settings["RESUME"] and settings["START_OVER"]:
+        raise InputError("RESUME and START_OVER are both True; set one of them")
+    check_data(settings["DATA"])
     if settings["DATA"] not in KERAS_DATASETS:  # a checkpoint compares it
         overrides["DATA"] = os.path.abspath(settings["DATA"])
     before = {name: constants[name] for name in overrides}
@@ -267,9 +243,7 @@ def settings_for_run(constants, argv):
 
 def check_data(data):
     """DATA: one of Keras's datasets or a folder."""
-    if data not in KERAS_DATASETS and not (
-        isinstance(data, str) and os.path.isdir(data)
-    ):
+    if data not in KERAS_DATASETS and not (type(data) is str and os.path.isdir(data)):
         raise InputError(
             f"{with_flag('DATA')} is {data!r}, which is neither one of Keras's "
             f"datasets ({', '.join(KERAS_DATASETS)}) nor a folder; name one of those "
@@ -285,8 +259,23 @@ def check_batch_size(batch_size, n_images):
         )
 
 
-# -----------------------------------------------------------------------------
-# Files: which kind of wrong a path is, MNIST, output folders
+def make_output_dirs(folders):
+    """Creates each folder and writes a little there: an unwritable folder or a full
+    disk is one sentence before any work (later, each atomic write says it too)."""
+    for folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder) as probe:
+                probe.write(bytes(64 * 1024))
+                probe.flush()
+        except OSError as err:
+            raise InputError(
+                f"cannot write to output folder {shown(folder)} ({err.strerror}); "
+                "make it writable, free some space, or run from another folder"
+            ) from None
+
+
+# --- Data: Keras's datasets from an .npz in Keras's layout, or a folder of pictures
 def check_readable_file(path, what, fix):
     """A file's first bytes; one sentence if it is missing, unreadable or gzipped."""
     what = f"{what} {shown(path)}"
@@ -343,15 +332,16 @@ def read_data(data, shape, path="", splits=("train",), labels=False):
     else:
         import keras  # only here: inputs.py is read before Keras loads
 
-        dataset = getattr(keras.datasets, data)
         try:
-            (x_train, y_train), (x_test, y_test) = dataset.load_data()
+            splits_read = getattr(keras.datasets, data).load_data()
         except Exception:
             raise InputError(
                 f"could not download {title} (no network?); set {constant} to a local "
                 f"{data}.npz in Keras's layout"
             ) from None
-        arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        names = ("x_train", "y_train", "x_test", "y_test")
+        arrays = dict(zip(names, (a for pair in splits_read for a in pair)))
+    check_memory(sum(len(arrays[f"x_{s}"]) for s in splits), shape, f"{data}'s")
     for split in splits:
         x, y = arrays[f"x_{split}"], arrays.get(f"y_{split}")
         if x.shape[1:] != (28, 28) or len(x) == 0 or x.dtype != np.uint8:
@@ -364,15 +354,11 @@ def read_data(data, shape, path="", splits=("train",), labels=False):
                 f"{what} has y_{split} of shape {y.shape} and dtype {y.dtype}; "
                 f"expected one class 0..9 per image of x_{split}"
             )
+        if shape != (28, 28, 1):  # fitted as a folder's pictures are
+            x = np.stack([pixels(Image.fromarray(image), shape) for image in x])
+        arrays[f"x_{split}"] = x.reshape(-1, *shape)  # a channel axis
     arrays = {key: arrays[key] for key in keys}
-    check_memory(sum(len(arrays[f"x_{s}"]) for s in splits), shape, f"{data}'s")
-    for split in splits:
-        x = arrays[f"x_{split}"][..., None]  # 28x28 grey, with a channel axis
-        if shape != x.shape[1:]:  # fitted as a folder's pictures are
-            x = np.stack([pixels(Image.fromarray(i[..., 0]), shape) for i in x])
-        arrays[f"x_{split}"] = x
-    arrays["classes"] = [str(digit) for digit in range(10)]
-    return arrays
+    return arrays | {"classes": [str(digit) for digit in range(10)]}
 
 
 def folder_files(folder):
@@ -389,7 +375,9 @@ def read_folder(folder, shape, splits):
     """A folder of pictures as read_data returns them, in the conventions of
     keras.utils.image_dataset_from_directory: a train/ subfolder and test/ are the
     splits (or all is train), and two or more subfolders holding every picture of a
-    split are classes."""
+    split are classes. The files that cannot be read are named in one sentence."""
+    import keras
+
     roots = {"train": folder}
     if os.path.isdir(os.path.join(folder, "train")):
         roots = {s: os.path.join(folder, s) for s in ("train", "test")}
@@ -400,27 +388,10 @@ def read_folder(folder, shape, splits):
             f"folder {shown(roots['train'])} holds no images (PNG, JPEG, BMP or GIF, "
             "in subfolders or not); put some there, or set DATA (--data) to another"
         )
-    check_memory(sum(map(len, names.values())), shape, f"the images of {shown(folder)}")
     paths = [os.path.join(roots[s], name) for s in names for name in names[s]]
-    images = read_images(folder, paths, shape)  # every split's bad files named at once
-    ends = np.cumsum([len(n) for n in names.values()])[:-1]
-    arrays = {f"x_{s}": x for s, x in zip(names, np.split(images, ends))}
-    labels = {s: [os.path.dirname(n).split(os.sep)[0] for n in names[s]] for s in names}
-    classes = sorted(set(labels["train"]))
-    labelled = "" not in classes and len(classes) > 1
-    if labelled and all(set(labels[s]) <= set(classes) for s in names):  # test/'s too
-        arrays.update({f"y_{s}": np.searchsorted(classes, labels[s]) for s in names})
-        arrays["classes"] = classes
-    return arrays
-
-
-def read_images(folder, paths, shape):
-    """The pictures at paths, fitted to shape, in one uint8 array, with a progress bar
-    if slow; the files that cannot be read named in one sentence."""
-    import keras
-
-    total, unreadable, start, progbar = len(paths), [], time.monotonic(), None
-    images = np.empty((total, *shape), np.uint8)
+    check_memory(len(paths), shape, f"the images of {shown(folder)}")
+    images, unreadable = np.empty((len(paths), *shape), np.uint8), []
+    start, progbar = time.monotonic(), None
     for i, path in enumerate(paths):
         try:  # not keras.utils.load_img: its conversion drops transparency
             with Image.open(path) as image:
@@ -433,10 +404,12 @@ def read_images(folder, paths, shape):
             else:
                 why = "truncated" if "truncated" in str(err) else f"damaged: {err}"
             unreadable.append(f"{os.path.relpath(path, folder)!r} ({why})")
-        if progbar is None and time.monotonic() - start > 3:
+        if progbar is None and time.monotonic() - start > 3:  # slow: show progress
             verbose = 1 if sys.stdout.isatty() else 2  # a log file gets one line
-            progbar = keras.utils.Progbar(total, unit_name="image", verbose=verbose)
-        if progbar and ((i + 1) % 100 == 0 or i + 1 == total):
+            progbar = keras.utils.Progbar(
+                len(paths), unit_name="image", verbose=verbose
+            )
+        if progbar:
             progbar.update(i + 1)
     if unreadable:
         n, more = len(unreadable), len(unreadable) - 5
@@ -445,7 +418,15 @@ def read_images(folder, paths, shape):
             f"folder {shown(folder)} has {n:,} file{'s' * (n > 1)} that cannot be "
             f"read: {listed}; replace or remove {'them' if n > 1 else 'it'}"
         )
-    return images
+    ends = np.cumsum([len(n) for n in names.values()])[:-1]
+    arrays = {f"x_{s}": x for s, x in zip(names, np.split(images, ends))}
+    labels = {s: [os.path.dirname(n).split(os.sep)[0] for n in names[s]] for s in names}
+    classes = sorted(set(labels["train"]))
+    labelled = "" not in classes and len(classes) > 1
+    if labelled and all(set(labels[s]) <= set(classes) for s in names):  # test/'s too
+        arrays.update({f"y_{s}": np.searchsorted(classes, labels[s]) for s in names})
+        arrays["classes"] = classes
+    return arrays
 
 
 def pixels(image, shape):
@@ -479,31 +460,12 @@ def describe(data, arrays):
 def check_memory(n_images, shape, what):
     """Refuses, before reading, images that will not fit in memory: uint8 as read and
     float32 as trained on, and the generator's last layer (weights, Adam, gradients)."""
-    size = int(np.prod(shape))
-    need = 5 * n_images * size + 16 * 1024 * size
-    try:
+    need = (5 * n_images + 16 * 1024) * int(np.prod(shape))
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # Windows: unchecked
         have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # Windows: not checked
-        return
-    if need > have:
-        raise InputError(
-            f"{what} ({n_images:,} at IMG_SHAPE {tuple(shape)}) need about "
-            f"{need / 2**30:.1f} GiB of memory and this machine has "
-            f"{have / 2**30:.1f} GiB; make IMG_SHAPE smaller or use fewer images"
-        )
-
-
-def make_output_dirs(folders):
-    """Creates each folder and writes a little there: an unwritable folder or a full
-    disk is one sentence before any work (later, each atomic write says it too)."""
-    for folder in folders:
-        try:
-            os.makedirs(folder, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder) as probe:
-                probe.write(bytes(64 * 1024))
-                probe.flush()
-        except OSError as err:
+        if need > have:
             raise InputError(
-                f"cannot write to output folder {shown(folder)} ({err.strerror}); "
-                "make it writable, free some space, or run from another folder"
-            ) from None
+                f"{what} ({n_images:,} at IMG_SHAPE {tuple(shape)}) need about "
+                f"{need / 2**30:.1f} GiB of memory and this machine has "
+                f"{have / 2**30:.1f} GiB; make IMG_SHAPE smaller or use fewer images"
+            )

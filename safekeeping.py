@@ -90,10 +90,7 @@ def output_folders(*folders):
         yield
 
 
-# -----------------------------------------------------------------------------
-# What a run writes as it goes: its losses (a CSV and a plot), at the end a GIF
-
-
+# --- What a run writes as it goes: its losses (a CSV and a plot), at the end a GIF
 def write_losses_csv(history, folder):
     path = os.path.join(folder, "losses.csv")
     with atomic_write(path) as temporary, open(temporary, "w", newline="") as f:
@@ -105,8 +102,7 @@ def write_losses_csv(history, folder):
 def plot_losses(history, folder, show=False):
     """Raw values faint, a moving average on top."""
     history = np.array(history, "float64").reshape(-1, 3)
-    steps = np.arange(len(history))
-    window = max(1, len(history) // 100)
+    steps, window = np.arange(len(history)), max(1, len(history) // 100)
     fig = Figure(figsize=(8, 6))
     ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
     for column, label in enumerate(["D loss", "D accuracy", "G loss"]):
@@ -122,12 +118,10 @@ def plot_losses(history, folder, show=False):
 
 def write_gif(settings, done):
     """The grids of the first `done` iterations, in order, each frame labelled."""
-    folder = settings["IMAGES_DIR"]
+    folder, frames = settings["IMAGES_DIR"], []
     mode = "RGB" if settings["IMG_SHAPE"][-1] == 3 else "L"  # colour or grey
-    frames = []
     for i in range(0, done, settings["SAMPLE_INTERVAL"]):
-        grid = os.path.join(folder, f"{i}.png")
-        if os.path.exists(grid):
+        if os.path.exists(grid := os.path.join(folder, f"{i}.png")):
             frames.append(Image.open(grid).convert(mode))
             ImageDraw.Draw(frames[-1]).text((10, 10), f"iteration {i}", fill="black")
     if frames:
@@ -136,16 +130,11 @@ def write_gif(settings, done):
             frames[0].save(temporary, append_images=frames[1:], **options)
 
 
-# -----------------------------------------------------------------------------
-# Checkpoints: weights, optimizer slots, random state, losses and the settings that
-# decide what is computed (a resumed run must keep them): a run continues exactly.
-
+# --- Checkpoints: weights, optimizer slots, random state, losses and the settings
+# that decide what is computed (a resumed run must keep them): a run goes on exactly.
 KEPT_BY_RESUME = ("SEED", "BATCH_SIZE", "SAMPLE_INTERVAL", "LEARNING_RATE", "BETA_1")
 KEPT_BY_RESUME += ("LATENT_DIM", "IMG_SHAPE", "DATA")
-
-
-def checkpoint_path(settings):
-    return os.path.join(settings["MODEL_DIR"], "checkpoint.npz")
+CHECKPOINT = "checkpoint.npz"  # in MODEL_DIR
 
 
 def trained_variables(generator, discriminator, combined):
@@ -175,7 +164,7 @@ def save_checkpoint(settings, models, history, grid_noise):
     for name, variables in trained_variables(*models).items():
         for i, variable in enumerate(variables):
             arrays[f"{name}/{i}"] = keras.ops.convert_to_numpy(variable)
-    path = checkpoint_path(settings)
+    path = os.path.join(settings["MODEL_DIR"], CHECKPOINT)
     with atomic_write(path, sync=True) as temporary, open(temporary, "wb") as f:
         np.savez(f, **arrays)
 
@@ -190,14 +179,14 @@ def read_checkpoint(path):
     return checkpoint
 
 
-def restore_checkpoint(checkpoint, models, settings):
+def restore_checkpoint(checkpoint, models, path):
     """Puts the weights and the random state back; returns the losses so far."""
     for name, variables in trained_variables(*models).items():
         for i, variable in enumerate(variables):
             value = checkpoint.get(f"{name}/{i}")
             if value is None or value.shape != tuple(variable.shape):
                 raise InputError(
-                    f"checkpoint {shown(checkpoint_path(settings))} does not fit this "
+                    f"checkpoint {shown(path)} does not fit this "
                     f"file's {name} (made with other layer sizes?); restore them, or "
                     "start over with --start-over"
                 )
@@ -212,7 +201,8 @@ def checkpoint_to_continue(settings):
     """The checkpoint that RESUME continues, if its settings are this run's; None for
     a run from scratch, which an unfinished run refuses unless START_OVER; False,
     once said, when no work is left."""
-    path, iterations = checkpoint_path(settings), settings["ITERATIONS"]
+    path = os.path.join(settings["MODEL_DIR"], CHECKPOINT)
+    iterations = settings["ITERATIONS"]
     if settings["START_OVER"] or not (settings["RESUME"] or os.path.exists(path)):
         return None
     if not os.path.exists(path):
@@ -251,10 +241,7 @@ def checkpoint_to_continue(settings):
     return checkpoint
 
 
-# -----------------------------------------------------------------------------
-# Watching and stopping a run
-
-
+# --- Watching and stopping a run
 class StopRequests:
     """While in effect, Ctrl-C or SIGTERM (a notebook's stop button too) is counted,
     not raised: the first asks the loop to stop after this iteration, a later one to
@@ -327,7 +314,8 @@ class Run:
         rng = np.random.default_rng(settings["SEED"])
         self.grid_noise = rng.normal(size=shape).astype("float32")
         if checkpoint is not None:
-            self.history = restore_checkpoint(checkpoint, models, settings)
+            path = os.path.join(settings["MODEL_DIR"], CHECKPOINT)
+            self.history = restore_checkpoint(checkpoint, models, path)
             self.grid_noise = checkpoint["grid_noise"]
         self.start = self.checkpointed = len(self.history)  # iterations done
         self.stop = StopRequests()

@@ -126,7 +126,7 @@ def test_data_that_cannot_be_trained_on(
     monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
     if data == "big":  # checked before any picture is read
         monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
-        monkeypatch.setattr(inputs, "read_images", lambda *a: pytest.fail("read them"))
+        monkeypatch.setattr(inputs, "pixels", lambda *a: pytest.fail("read them"))
     message = refusal(gan.main, ["--data", f"{folders}/{data}"], capsys, "gan.py")
     words = words.format(folders)
     assert message == words if data == "broken" else words in message
