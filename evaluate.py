@@ -1,13 +1,11 @@
 """How good are the GAN's samples? By the GAN paper's measure and a digit classifier's.
 
-Goodfellow et al. (2014), Table 1, scored MNIST generators by the mean log-likelihood
-of the 10,000 test images under a Gaussian Parzen window fitted to 10,000 samples; this
-script repeats that for a generator saved by gan.py. A small digit classifier, trained
-once and cached, adds the Inception Score and FID with its features, the classes the
-samples cover and their histogram's distance from uniform; real images it never saw,
-scored alike, give the ceiling. Last: do the samples copy their nearest training image?
-`python evaluate.py [GENERATOR]` prints Markdown tables (`--json`: JSON) to stdout, what
-it runs on and its progress to stderr.
+Goodfellow et al. (2014), Table 1: the mean log-likelihood of the 10,000 test images
+under a Gaussian Parzen window fitted to 10,000 samples. A small digit classifier,
+trained once and cached, adds the Inception Score, FID and the classes the samples
+cover; real images it never saw give the ceiling. Last: do the samples copy their
+nearest training image? `python evaluate.py [GENERATOR]` prints Markdown tables
+(--json: JSON) to stdout, what it runs on and its progress to stderr.
 """
 
 import contextlib
@@ -15,7 +13,6 @@ import hashlib
 import json
 import os
 import sys
-from collections import namedtuple
 
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
@@ -28,24 +25,16 @@ from keras import layers
 
 import gan
 import safekeeping
-from inputs import InputError
 
 GENERATOR_PATH = os.path.join(gan.MODEL_DIR, "generator.keras")
 SEED = 1337  # same generator, same seed, same figures
 N_SAMPLES = 10000  # the Parzen centres and the classifier's inputs
 
-# The paper's protocol (Goodfellow's parzen_ll.py): sigma from this grid, chosen by the
-# mean log-likelihood of training images 50,000-50,999.
-SIGMAS = np.logspace(-1, 0, 10)
-VALIDATION = slice(50000, 51000)
+SIGMAS = np.logspace(-1, 0, 10)  # the paper's grid (Goodfellow's parzen_ll.py)
+VALIDATION = slice(50000, 51000)  # the training images that pick sigma, as the paper's
 PARZEN_BATCH = 500  # test points per matrix product: 500 x 10,000 float64 is 40 MB
-
-# The real row: 10,000 training images in the samples' place (test images against
-# themselves would give a trivial FID of 0). The classifier learns the other 50,000,
-# so that it scores digits it never saw, as it does the samples.
-REAL_SAMPLES = slice(0, 10000)
-CLASSIFIER_IMAGES = slice(10000, None)
-
+REAL_SAMPLES = slice(0, 10000)  # the real row (the test images would give FID 0)
+CLASSIFIER_IMAGES = slice(10000, None)  # so it scores unseen digits, as the samples
 CLASSIFIER_SEED = 2014  # the digit classifier: trained once, seeded, then cached
 CLASSIFIER_EPOCHS = 10  # 99.4% test accuracy
 CLASSIFIER_BATCH_SIZE = 128
@@ -63,9 +52,6 @@ PAPER_TABLE_1 = {  # Goodfellow et al. (2014), Table 1, MNIST: log-likelihood, i
     "DBN": (138, 2), "Stacked CAE": (121, 1.6),
 }  # fmt: skip
 
-Available = namedtuple("Available", "test classifier left_out")  # what the data allow
-TrainingParts = namedtuple("TrainingParts", "real classifier validation")  # x_train's
-
 
 def log(message):
     print(message, file=sys.stderr, flush=True)  # stdout holds only the figures
@@ -81,7 +67,7 @@ def load_data(data, shape, path=""):
         arrays.update({k: arrays[k][order] for k in arrays if k.endswith("train")})
     elif n_train < VALIDATION.stop:
         where = inputs.shown(path) if path else f"keras.datasets.{data}"
-        raise InputError(
+        raise inputs.InputError(
             f"{data} file {where} has {n_train} training images; the Parzen protocol "
             "needs all 60,000 (it picks sigma on indices 50,000-50,999), so fix "
             f"{inputs.with_flag(inputs.KERAS_DATASETS[data])}"
@@ -90,22 +76,22 @@ def load_data(data, shape, path=""):
 
 
 def available(arrays):
+    """(test images?, a classifier?, what the data leave out, in sentences)"""
     test, labels = "x_test" in arrays, "classes" in arrays
     big_enough = min(arrays["x_train"].shape[1:3]) >= MIN_CLASSIFIER_SIZE
     lines = [] if test else ["no test images: Parzen, FID and memorization left out"]
     if not (labels and big_enough):
         why = "images too small for it" if labels else "no labels"
         lines.append(f"{why}: the classifier's figures (score, FID, classes) left out")
-    return Available(test, labels and big_enough, lines)
+    return test, labels and big_enough, lines
 
 
 def training_parts(n):
-    """MNIST's slices for n = 60,000 training images, the same shares of fewer."""
+    """(real row, classifier's, validation): MNIST's slices, or their shares of n."""
     if n >= VALIDATION.stop:
-        return TrainingParts(REAL_SAMPLES, CLASSIFIER_IMAGES, VALIDATION)
+        return REAL_SAMPLES, CLASSIFIER_IMAGES, VALIDATION
     sixth = n // 6
-    validation = slice(5 * sixth, 5 * sixth + 1000)
-    return TrainingParts(slice(0, sixth), slice(sixth, None), validation)
+    return slice(0, sixth), slice(sixth, None), slice(5 * sixth, 5 * sixth + 1000)
 
 
 def to_unit_interval(images, dtype="float64"):
@@ -118,27 +104,22 @@ def slice_name(part):
     return f"x_train[{part.start or ''}:{'' if part.stop is None else part.stop}]"
 
 
-def load_model(path, refusal, fix, check=lambda model: None):
-    """The Keras model at path, if check(model) raises nothing; else one sentence."""
-    try:
-        model = keras.saving.load_model(path, compile=False)
-        check(model)
-    except Exception as err:
-        raise InputError(f"{refusal} ({type(err).__name__}); {fix}") from None
-    return model
-
-
 def load_generator(path, shape=gan.IMG_SHAPE):
     """The Keras model at path, checked to map (LATENT_DIM,) noise to `shape` images."""
     fix = "train one with `python gan.py` or pass the path of a generator.keras"
     inputs.check_readable_file(path, "generator file", fix)
-    damaged = f"generator file {inputs.shown(path)} is damaged or not a Keras model"
-    generator = load_model(path, damaged, "pass the generator.keras that gan.py saves")
+    try:
+        generator = keras.saving.load_model(path, compile=False)
+    except Exception as err:
+        raise inputs.InputError(
+            f"generator file {inputs.shown(path)} is damaged or not a Keras model "
+            f"({type(err).__name__}); pass the generator.keras that gan.py saves"
+        ) from None
     expected, found = ((None, gan.LATENT_DIM), (None, *shape)), ("unknown",) * 2
     with contextlib.suppress(AttributeError, ValueError, RuntimeError):
         found = generator.input_shape, generator.output_shape
     if found != expected:
-        raise InputError(
+        raise inputs.InputError(
             f"generator file {inputs.shown(path)} maps {found[0]} to {found[1]}; "
             f"this GAN's generator maps {expected[0]} noise to {expected[1]} images"
         )
@@ -158,7 +139,7 @@ def images_from_noise(generator, noise):
     images = np.concatenate([keras.ops.convert_to_numpy(x) for x in images])
     images = images.astype("float64").reshape(len(noise), -1)
     if not np.all(np.isfinite(images)):
-        raise InputError(
+        raise inputs.InputError(
             "the generator makes images with NaN or infinite pixels (did its training "
             "diverge?); train it again, or pass another generator"
         )
@@ -168,10 +149,8 @@ def images_from_noise(generator, noise):
 # --- Parzen window log-likelihood (Goodfellow et al. 2014, after Breuleux et al. 2011)
 def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
     """log p(x) = logmeanexp_j(-|x - mu_j|^2 / (2 sigma^2)) - D log(sigma sqrt(2 pi))
-    for each row x of x and each sigma, mu_j the rows of centres: shape (len(sigmas),
-    len(x)). The distances are the costly part: each batch's serve every sigma."""
-    sigmas = np.asarray(sigmas, dtype="float64")
-    dim = centres.shape[1]
+    for each sigma and each row of x, mu_j the centres: shape (len(sigmas), len(x))."""
+    sigmas, dim = np.asarray(sigmas, dtype="float64"), centres.shape[1]
     centres_sq = np.sum(centres**2, axis=1)
     log_norm = np.log(len(centres)) + dim * np.log(sigmas * np.sqrt(2 * np.pi))
     result = np.empty((len(sigmas), len(x)))
@@ -181,8 +160,7 @@ def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
         sq = np.sum(batch**2, axis=1)[:, None] + centres_sq - 2.0 * batch @ centres.T
         np.maximum(sq, 0.0, out=sq)  # round-off can dip just below zero
         for i, sigma in enumerate(sigmas):
-            # log sum exp, less each row's largest term first: far from every centre,
-            # exp of the raw terms underflows to 0 and the log-likelihood to -inf.
+            # Less each row's largest term first: else exp underflows, log to -inf.
             terms = sq / (-2.0 * sigma**2)
             top = terms.max(axis=1, keepdims=True)
             log_sum = top[:, 0] + np.log(np.exp(terms - top).sum(axis=1))
@@ -191,13 +169,11 @@ def parzen_by_sigma(x, centres, sigmas, batch_size=PARZEN_BATCH):
 
 
 def parzen_score(centres, validation, test):
-    """The mean log-likelihood of test, its standard error, and sigma: the grid's
-    sigma under which the validation images are likeliest on average."""
+    """Test's mean log-likelihood and its SE, at the sigma best for validation."""
     mean_ll = parzen_by_sigma(validation, centres, SIGMAS).mean(axis=1)
     sigma = float(SIGMAS[np.argmax(mean_ll)])
     ll = parzen_by_sigma(test, centres, [sigma])[0]
-    # np.std with ddof=0, as the paper's script: std / sqrt(number of test images).
-    se = float(ll.std() / np.sqrt(len(ll)))
+    se = float(ll.std() / np.sqrt(len(ll)))  # ddof=0, as the paper's script
     return {"parzen_ll": float(ll.mean()), "parzen_se": se, "parzen_sigma": sigma}
 
 
@@ -224,8 +200,7 @@ def train_classifier(x_train, y_train, num_classes):
     log(f"Training the digit classifier: {CLASSIFIER_EPOCHS} epochs, then cached.")
     images = to_unit_interval(x_train, "float32").reshape(x_train.shape)
     progress = 1 if sys.stderr.isatty() else 2  # a log file gets one line an epoch
-    # Keras's progress bar writes to stdout, which belongs to the figures.
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr):  # Keras's progress bar: not stdout
         classifier.fit(
             images, y_train, CLASSIFIER_BATCH_SIZE, CLASSIFIER_EPOCHS, verbose=progress
         )
@@ -242,19 +217,23 @@ def classifier_path(data, shape, arrays):
 def load_or_train_classifier(data, path):
     """The classifier cached at path; if missing, trained on its training_parts."""
     num_classes = len(data["classes"])
-
-    def check(model):
-        model.get_layer(FEATURES_LAYER)  # a ValueError where it has none
-        if model.output_shape != (None, num_classes):
-            raise ValueError(f"output shape {model.output_shape}")
-
     if os.path.exists(path):
-        bad = f"cached classifier {inputs.shown(path)} is not this script's classifier"
-        return load_model(path, bad, "delete it and run again to retrain it", check)
+        try:
+            classifier = keras.saving.load_model(path, compile=False)
+            classifier.get_layer(FEATURES_LAYER)  # a ValueError where it has none
+            if classifier.output_shape != (None, num_classes):
+                raise ValueError(f"output shape {classifier.output_shape}")
+        except Exception as err:
+            raise inputs.InputError(
+                f"cached classifier {inputs.shown(path)} is not this script's "
+                f"classifier ({type(err).__name__}); delete it and run again to "
+                "retrain it"
+            ) from None
+        return classifier
     # Before the minutes of training, not after: the cache's folder must take it.
     inputs.make_output_dirs([os.path.dirname(path) or "."])
     x_train, y_train = data["x_train"], data["y_train"]
-    part = training_parts(len(x_train)).classifier
+    _, part, _ = training_parts(len(x_train))
     classifier = train_classifier(x_train[part], y_train[part], num_classes)
     # Aside, then renamed: a half-written file would pass for the cache next time.
     with safekeeping.atomic_write(path) as temporary:
@@ -273,19 +252,16 @@ def classifier_outputs(classifier, images):
 
 
 def classifier_score(probabilities):
-    """exp(mean over images of KL(p(y|x) || p(y))), p(y) the mean prediction: from 1
-    (the same prediction for all) to the classes' number (certain, equally common)."""
+    """exp(mean KL(p(y|x) || p(y))): 1 if all look alike, at best the classes' count."""
     p_yx = np.asarray(probabilities, dtype="float64")
     p_y = p_yx.mean(axis=0, keepdims=True)
-    # 0 log 0 = 0: a class the classifier rules out adds nothing.
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 log 0 = 0
         terms = np.where(p_yx > 0, p_yx * (np.log(p_yx) - np.log(p_y)), 0.0)
     return float(np.exp(np.mean(np.sum(terms, axis=1))))
 
 
 def frechet_distance(features_a, features_b):
-    """Frechet distance between Gaussians fitted to two sets of feature rows:
-    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr(sqrtm(S_a S_b))."""
+    """Of two feature sets: |mu_a - mu_b|^2 + tr(S_a + S_b - 2 sqrtm(S_a S_b))."""
     cov_a, cov_b = np.cov(features_a, rowvar=False), np.cov(features_b, rowvar=False)
     shift = np.sum((features_a.mean(axis=0) - features_b.mean(axis=0)) ** 2)
     cross = 2.0 * trace_sqrt_product(cov_a, cov_b)
@@ -293,8 +269,7 @@ def frechet_distance(features_a, features_b):
 
 
 def trace_sqrt_product(cov_a, cov_b):
-    """tr(sqrtm(S_a S_b)) with NumPy alone: S_a S_b has the eigenvalues of the
-    symmetric sqrt(S_a) S_b sqrt(S_a), so eigh is enough; any below 0 are round-off."""
+    """tr(sqrtm(S_a S_b)) by eigh: S_a S_b has sqrt(S_a) S_b sqrt(S_a)'s eigenvalues."""
     w, v = np.linalg.eigh(cov_a)
     sqrt_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
     m = sqrt_a @ cov_b @ sqrt_a
@@ -314,8 +289,7 @@ def class_balance(probabilities):
 # --- Nearest training images: does the generator copy its training set?
 def nearest_neighbours(queries, references, batch_size=NEIGHBOUR_BATCH):
     """(index, L2 distance) of each query's nearest reference: the argmin of |b|^2 - 2ab
-    (|a|^2 is the same for all of a query's references) in float32, round-off moving
-    a score by about 1e-4 on MNIST; the winner's distance in float64, exactly."""
+    in float32 (round-off: ~1e-4 on MNIST), the winner's distance exactly (float64)."""
     queries = np.asarray(queries, dtype="float32").reshape(len(queries), -1)
     references = np.asarray(references, dtype="float32").reshape(len(references), -1)
     references_sq = np.einsum("ij,ij->i", references, references)
@@ -339,15 +313,16 @@ def memorization(samples, train, test):
 # --- The whole evaluation, and its Markdown tables, ready for the README
 def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
     """Every figure the data allow, for N_SAMPLES samples and for the real row."""
-    x_train, can = data["x_train"], available(data)
-    parts = training_parts(len(x_train))
-    real, validation = (to_unit_interval(x_train[p]) for p in parts[::2])
-    test = to_unit_interval(data["x_test"]) if can.test else None
+    x_train, (has_test, _, left_out) = data["x_train"], available(data)
+    real_part, learned_part, validation_part = training_parts(len(x_train))
+    real = to_unit_interval(x_train[real_part])
+    validation = to_unit_interval(x_train[validation_part])
+    test = to_unit_interval(data["x_test"]) if has_test else None
     accuracy = None
     if classifier is not None:  # its accuracy on images it never saw
         seen, labels = test, data.get("y_test")
-        if not can.test:
-            seen, labels = real, data["y_train"][parts.real]
+        if not has_test:
+            seen, labels = real, data["y_train"][real_part]
         test_features, probabilities = classifier_outputs(classifier, seen)
         accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
         log(f"Classifier test accuracy: {accuracy:.2%}.")
@@ -359,27 +334,27 @@ def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
             )
 
     def row(images):
-        figures = parzen_score(images, validation, test) if can.test else {}
+        figures = parzen_score(images, validation, test) if has_test else {}
         if classifier is not None:
             features, probabilities = classifier_outputs(classifier, images)
             figures["classifier_score"] = classifier_score(probabilities)
-            if can.test:
+            if has_test:
                 figures["fid"] = frechet_distance(features, test_features)
             figures.update(class_balance(probabilities))
         return figures
 
     log(f"Scoring {N_SAMPLES:,} generated samples (noise seed {seed}).")
     samples = images_from_noise(generator, latent_points(N_SAMPLES, seed))
-    figures, real_name = row(samples), slice_name(parts.real)
+    figures, real_name = row(samples), slice_name(real_part)
     log(f"Scoring the real row: {real_name} in the samples' place.")
     figures["real"] = {"images": real_name, **row(real)}
-    n_train, n_test = len(x_train), len(test) if can.test else 0
-    if can.test:
+    n_train, n_test = len(x_train), len(test) if has_test else 0
+    if has_test:
         log(f"Measuring the distance to the nearest of {n_train:,} training images.")
         train = to_unit_interval(x_train, "float32")
         figures["memorization"] = memorization(samples, train, test)
     figures.update(seed=seed, n_samples=N_SAMPLES, n_test=n_test, n_train=n_train)
-    figures.update(classifier_images=slice_name(parts.classifier))
+    figures.update(classifier_images=slice_name(learned_part))
     figures.update(classifier_test_accuracy=accuracy)
     if name == "mnist":
         figures["paper_table_1"] = dict(PAPER_TABLE_1)
@@ -389,19 +364,19 @@ def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
         for what, n in rows.items()
         if 0 < n < FEW_IMAGES
     ]
-    return {**figures, "data": name, "left_out": can.left_out, "caveats": caveats}
+    return {**figures, "data": name, "left_out": left_out, "caveats": caveats}
 
 
 def format_table(figures, generator_path):
-    def markdown_row(*cells):
+    def row(*cells):
         return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
 
-    data, n_test = figures["data"], figures["n_test"]
+    data, n_test, real = figures["data"], figures["n_test"], figures["real"]["images"]
+    accuracy = figures["classifier_test_accuracy"]
     title = TITLES.get(data) or os.path.basename(os.path.normpath(data))
-    real_name, accuracy = figures["real"]["images"], figures["classifier_test_accuracy"]
     intro = (
         f"Samples: {figures['n_samples']:,} from {generator_path} (noise seed "
-        f"{figures['seed']}). Real row: the training images {real_name}"
+        f"{figures['seed']}). Real row: the training images {real}"
         f"{'' if data in TITLES else ' (shuffled, seed 0)'} in their place"
     )
     if accuracy is not None:
@@ -412,24 +387,21 @@ def format_table(figures, generator_path):
     if accuracy is not None:
         intro += "; the classifier's test" if n_test else ". The classifier's"
         intro += f" accuracy{'' if n_test else ' on the real row'} is {accuracy:.2%}"
-
-    def figures_row(name, f):
-        ll = f"{f['parzen_ll']:.1f} +- {f['parzen_se']:.1f}" if "parzen_ll" in f else ""
-        columns = {"parzen_sigma": ".3f", "classifier_score": ".2f", "fid": ".2f"}
-        columns.update(classes_covered="d", kl_uniform=".3f")
-        cells = (format(f[k], form) if k in f else "" for k, form in columns.items())
-        return markdown_row(name, ll, *cells)
-
     lines = [
         intro + ".\n",
         "| Model | Parzen log-likelihood | sigma | Classifier score | FID "
         "| Classes covered | KL from uniform |\n|---|---|---|---|---|---|---|",
-        figures_row("This generator", figures),
-        figures_row(f"Real {title} ({real_name})", figures["real"]),
     ]
+    forms = {"parzen_sigma": ".3f", "classifier_score": ".2f", "fid": ".2f"}
+    forms.update(classes_covered="d", kl_uniform=".3f")
+    ours = {"This generator": figures, f"Real {title} ({real})": figures["real"]}
+    for name, f in ours.items():
+        ll = f"{f['parzen_ll']:.1f} +- {f['parzen_se']:.1f}" if "parzen_ll" in f else ""
+        cells = (format(f[k], form) if k in f else "" for k, form in forms.items())
+        lines.append(row(name, ll, *cells))
     for name, (ll, se) in figures.get("paper_table_1", {}).items():
         paper = f"{name} (Goodfellow et al. 2014)"
-        lines.append(markdown_row(paper, f"{ll} +- {se}", *[""] * 5))
+        lines.append(row(paper, f"{ll} +- {se}", *[""] * 5))
     lines += figures["left_out"] + figures["caveats"]
     if "memorization" in figures:
         unseen = "digits" if data == "mnist" else "images"
@@ -440,7 +412,7 @@ def format_table(figures, generator_path):
             f"near or above 1 means no closer than unseen {unseen}, well below 1 means "
             "copying.\n",
             "| Memorization | samples | test images | ratio |\n|---|---|---|---|",
-            markdown_row("This generator", *distances),
+            row("This generator", *distances),
         ]
     return "\n".join(lines)
 
@@ -478,8 +450,8 @@ def main(argv=None):
     data, shape, path = run_data(args)
     generator = load_generator(args.generator, shape)
     arrays = load_data(data, shape, path)
-    can = available(arrays)
-    if not (can.test or can.classifier):
+    has_test, can_classify, _ = available(arrays)
+    if not (has_test or can_classify):
         print(
             "Nothing to measure: every figure needs test images (a test/ folder) or "
             f"labels (class subfolders, images at least {MIN_CLASSIFIER_SIZE} pixels a "
@@ -487,7 +459,7 @@ def main(argv=None):
         )
         return
     log(inputs.platform_line())  # "is my GPU used?", as gan.py says it
-    cache = classifier_path(data, shape, arrays) if can.classifier else None
+    cache = classifier_path(data, shape, arrays) if can_classify else None
     classifier = load_or_train_classifier(arrays, cache) if cache else None
     figures = evaluate(generator, classifier, arrays, args.seed, data)
     if args.json:

@@ -11,7 +11,6 @@ the pictures' paths to stdout.
 """
 
 import os
-import sys
 
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
@@ -24,10 +23,8 @@ import gan
 import safekeeping
 from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
 
-GENERATOR_PATH = evaluate.GENERATOR_PATH
 OUTPUT_DIR = gan.IMAGES_DIR
 PICTURES = ("samples.png", "interpolation.png", "nearest.png")
-SEED = evaluate.SEED  # samples.png shows the first of the samples evaluate.py scores
 GRID_SIZE = 10  # samples.png is GRID_SIZE x GRID_SIZE (--n)
 WALKS, WALK_STEPS = 8, 11  # interpolation.png: rows, images per row (both ends too)
 WALK_STREAM = 1  # the walks' ends are drawn from (seed, 1): --n does not move them
@@ -38,9 +35,6 @@ FRAME = (0.85, 0.1, 0.1)  # red: marks the training images in nearest.png
 SCALE = 3  # screen pixels per image pixel
 DPI = 100
 
-# -----------------------------------------------------------------------------
-# Latent points and their images
-
 
 def walks(starts, ends, steps=WALK_STEPS):
     """(rows, steps, LATENT_DIM): from each start to its end, both ends exactly."""
@@ -48,13 +42,15 @@ def walks(starts, ends, steps=WALK_STEPS):
     return (1 - t) * starts[:, None, :] + t * ends[:, None, :]
 
 
+# --- Pictures: images laid out on one RGB canvas, shown by matplotlib
 def as_images(rows, shape):
     """Rows of pixels in [0, 1] -> (n, *shape) images."""
     return np.asarray(rows).reshape(len(rows), *shape)
 
 
-# -----------------------------------------------------------------------------
-# Pictures: images laid out on one RGB canvas, shown by matplotlib
+def rgb(images):
+    """(n, h, w, 1 or 3) images in [0, 1] -> RGB, clipped: float32 tanh overshoots."""
+    return np.broadcast_to(np.clip(images, 0.0, 1.0), (*images.shape[:-1], 3))
 
 
 def mosaic(tiles, cols, gap=GAP):
@@ -63,16 +59,9 @@ def mosaic(tiles, cols, gap=GAP):
     h, w = tiles[0].shape[:2]
     canvas = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap, 3))
     for i, tile in enumerate(tiles):
-        r, c = divmod(i, cols)
-        y, x = r * (h + gap), c * (w + gap)
+        y, x = (h + gap) * (i // cols), (w + gap) * (i % cols)
         canvas[y : y + h, x : x + w] = tile
     return canvas
-
-
-def rgb(images):
-    """(n, h, w, 1 or 3) images in [0, 1] -> RGB, clipped: a float32 tanh can
-    overshoot by 1e-7."""
-    return np.broadcast_to(np.clip(images, 0.0, 1.0), (*images.shape[:-1], 3))
 
 
 def framed(image, colour):
@@ -95,26 +84,9 @@ def show(canvas, title):
     return fig, ax
 
 
-def samples_figure(samples, shape, n, seed):
-    canvas = mosaic(rgb(as_images(samples, shape)), cols=n)
-    return show(canvas, f"{n * n} samples (noise seed {seed})")[0]
-
-
-def interpolation_figure(images, shape, seed):
-    """images: (WALKS, WALK_STEPS, pixels), one walk a row."""
-    rows, steps = images.shape[:2]
-    tiles = rgb(as_images(images.reshape(rows * steps, -1), shape))
-    canvas = mosaic(tiles, cols=steps)
-    title = (
-        f"Linear walks in z: each row {steps} images in equal steps from one random "
-        f"point to another (seed {seed})"
-    )
-    return show(canvas, title)[0]
-
-
 def nearest_figure(samples, neighbours, distances, seed):
-    """Each sample beside its nearest training image (red frame), the L2 distance
-    between them below the training image; both (n, *IMG_SHAPE)."""
+    """Each sample beside its nearest training image (red frame), their L2 distance
+    below the training image; neighbours: (n, *IMG_SHAPE) uint8."""
     both = zip(rgb(as_images(samples, neighbours.shape[1:])), rgb(neighbours / 255))
     pairs = [np.hstack([framed(s, (1, 1, 1)), framed(t, FRAME)]) for s, t in both]
     canvas = mosaic(pairs, cols=NEAREST_PAIRS, gap=PAIR_GAP)
@@ -138,39 +110,34 @@ def main(argv=None):
     help = f"samples.png is n x n samples (default {GRID_SIZE})"
     parser.add_argument("--n", type=int, default=GRID_SIZE, help=help)
     args = parser.parse_args(argv)
+    n, seed = args.n, args.seed
     # Cheap checks first: a bad folder or generator fails before MNIST is read.
-    inputs.check_whole_number("--n", args.n, *inputs.RANGES["GRID_ROWS"])
+    inputs.check_whole_number("--n", n, *inputs.RANGES["GRID_ROWS"])
     data, shape, path = evaluate.run_data(args)
     inputs.make_output_dirs([OUTPUT_DIR])
     generator = evaluate.load_generator(args.generator, shape)
     x_train = inputs.read_data(data, shape, path)["x_train"]
-    print(inputs.platform_line(), file=sys.stderr)  # "is my GPU used?", as gan.py
-    paths = draw_pictures(generator, x_train, args.n, args.seed)
-    print(f"Wrote {', '.join(paths)}.")
-
-
-def draw_pictures(generator, x_train, n=GRID_SIZE, seed=SEED):
-    """The three pictures, written into OUTPUT_DIR; returns their paths."""
+    evaluate.log(inputs.platform_line())  # "is my GPU used?", as gan.py says it
     paths = [os.path.join(OUTPUT_DIR, name) for name in PICTURES]
+    save = safekeeping.save_figure  # each picture as soon as it is drawn
     # The first of evaluate.py's samples for this seed; nearest.png shows the first
     # of samples.png's, so that each can be found in the grid.
     n_nearest = NEAREST_ROWS * NEAREST_PAIRS
     noise = evaluate.latent_points(max(n * n, n_nearest), seed)
     samples = evaluate.images_from_noise(generator, noise)
-    shape = x_train.shape[1:]
-    save = safekeeping.save_figure  # each as soon as it is drawn
-    save(samples_figure(samples[: n * n], shape, n, seed), paths[0])
-
+    grid = mosaic(rgb(as_images(samples[: n * n], shape)), cols=n)
+    save(show(grid, f"{n * n} samples (noise seed {seed})")[0], paths[0])
     ends = evaluate.latent_points(2 * WALKS, [seed, WALK_STREAM])
     z = walks(ends[:WALKS], ends[WALKS:]).reshape(-1, gan.LATENT_DIM)
-    walked = evaluate.images_from_noise(generator, z).reshape(WALKS, WALK_STEPS, -1)
-    save(interpolation_figure(walked, shape, seed), paths[1])
-
+    walked = rgb(as_images(evaluate.images_from_noise(generator, z), shape))
+    title = f"Linear walks in z: each row {WALK_STEPS} images in equal steps from one"
+    title += f" random point to another (seed {seed})"
+    save(show(mosaic(walked, cols=WALK_STEPS), title)[0], paths[1])
     train = evaluate.to_unit_interval(x_train, "float32")
     indices, distances = evaluate.nearest_neighbours(samples[:n_nearest], train)
     figure = nearest_figure(samples[:n_nearest], x_train[indices], distances, seed)
     save(figure, paths[2])
-    return paths
+    print(f"Wrote {', '.join(paths)}.")
 
 
 if __name__ == "__main__":
