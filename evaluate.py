@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import sys
+from collections import namedtuple
 
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
@@ -52,6 +53,9 @@ PAPER_TABLE_1 = {  # Goodfellow et al. (2014), Table 1, MNIST: log-likelihood, i
     "DBN": (138, 2), "Stacked CAE": (121, 1.6),
 }  # fmt: skip
 
+Available = namedtuple("Available", "test classifier left_out")  # what the data allow
+TrainingParts = namedtuple("TrainingParts", "real classifier validation")  # x_train's
+
 
 def log(message):
     print(message, file=sys.stderr, flush=True)  # stdout holds only the figures
@@ -76,22 +80,22 @@ def load_data(data, shape, path=""):
 
 
 def available(arrays):
-    """(test images?, a classifier?, what the data leave out, in sentences)"""
     test, labels = "x_test" in arrays, "classes" in arrays
     big_enough = min(arrays["x_train"].shape[1:3]) >= MIN_CLASSIFIER_SIZE
     lines = [] if test else ["no test images: Parzen, FID and memorization left out"]
     if not (labels and big_enough):
         why = "images too small for it" if labels else "no labels"
         lines.append(f"{why}: the classifier's figures (score, FID, classes) left out")
-    return test, labels and big_enough, lines
+    return Available(test, labels and big_enough, lines)
 
 
 def training_parts(n):
-    """(real row, classifier's, validation): MNIST's slices, or their shares of n."""
+    """MNIST's slices for n = 60,000 training images, the same shares of fewer."""
     if n >= VALIDATION.stop:
-        return REAL_SAMPLES, CLASSIFIER_IMAGES, VALIDATION
+        return TrainingParts(REAL_SAMPLES, CLASSIFIER_IMAGES, VALIDATION)
     sixth = n // 6
-    return slice(0, sixth), slice(sixth, None), slice(5 * sixth, 5 * sixth + 1000)
+    validation = slice(5 * sixth, 5 * sixth + 1000)
+    return TrainingParts(slice(0, sixth), slice(sixth, None), validation)
 
 
 def to_unit_interval(images, dtype="float64"):
@@ -233,7 +237,7 @@ def load_or_train_classifier(data, path):
     # Before the minutes of training, not after: the cache's folder must take it.
     inputs.make_output_dirs([os.path.dirname(path) or "."])
     x_train, y_train = data["x_train"], data["y_train"]
-    _, part, _ = training_parts(len(x_train))
+    part = training_parts(len(x_train)).classifier
     classifier = train_classifier(x_train[part], y_train[part], num_classes)
     # Aside, then renamed: a half-written file would pass for the cache next time.
     with safekeeping.atomic_write(path) as temporary:
@@ -313,16 +317,15 @@ def memorization(samples, train, test):
 # --- The whole evaluation, and its Markdown tables, ready for the README
 def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
     """Every figure the data allow, for N_SAMPLES samples and for the real row."""
-    x_train, (has_test, _, left_out) = data["x_train"], available(data)
-    real_part, learned_part, validation_part = training_parts(len(x_train))
-    real = to_unit_interval(x_train[real_part])
-    validation = to_unit_interval(x_train[validation_part])
-    test = to_unit_interval(data["x_test"]) if has_test else None
+    x_train, can = data["x_train"], available(data)
+    parts = training_parts(len(x_train))
+    real, validation = (to_unit_interval(x_train[p]) for p in parts[::2])
+    test = to_unit_interval(data["x_test"]) if can.test else None
     accuracy = None
     if classifier is not None:  # its accuracy on images it never saw
         seen, labels = test, data.get("y_test")
-        if not has_test:
-            seen, labels = real, data["y_train"][real_part]
+        if not can.test:
+            seen, labels = real, data["y_train"][parts.real]
         test_features, probabilities = classifier_outputs(classifier, seen)
         accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
         log(f"Classifier test accuracy: {accuracy:.2%}.")
@@ -334,27 +337,27 @@ def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
             )
 
     def row(images):
-        figures = parzen_score(images, validation, test) if has_test else {}
+        figures = parzen_score(images, validation, test) if can.test else {}
         if classifier is not None:
             features, probabilities = classifier_outputs(classifier, images)
             figures["classifier_score"] = classifier_score(probabilities)
-            if has_test:
+            if can.test:
                 figures["fid"] = frechet_distance(features, test_features)
             figures.update(class_balance(probabilities))
         return figures
 
     log(f"Scoring {N_SAMPLES:,} generated samples (noise seed {seed}).")
     samples = images_from_noise(generator, latent_points(N_SAMPLES, seed))
-    figures, real_name = row(samples), slice_name(real_part)
+    figures, real_name = row(samples), slice_name(parts.real)
     log(f"Scoring the real row: {real_name} in the samples' place.")
     figures["real"] = {"images": real_name, **row(real)}
-    n_train, n_test = len(x_train), len(test) if has_test else 0
-    if has_test:
+    n_train, n_test = len(x_train), len(test) if can.test else 0
+    if can.test:
         log(f"Measuring the distance to the nearest of {n_train:,} training images.")
         train = to_unit_interval(x_train, "float32")
         figures["memorization"] = memorization(samples, train, test)
     figures.update(seed=seed, n_samples=N_SAMPLES, n_test=n_test, n_train=n_train)
-    figures.update(classifier_images=slice_name(learned_part))
+    figures.update(classifier_images=slice_name(parts.classifier))
     figures.update(classifier_test_accuracy=accuracy)
     if name == "mnist":
         figures["paper_table_1"] = dict(PAPER_TABLE_1)
@@ -364,7 +367,7 @@ def evaluate(generator, classifier, data, seed=SEED, name="mnist"):
         for what, n in rows.items()
         if 0 < n < FEW_IMAGES
     ]
-    return {**figures, "data": name, "left_out": left_out, "caveats": caveats}
+    return {**figures, "data": name, "left_out": can.left_out, "caveats": caveats}
 
 
 def format_table(figures, generator_path):
@@ -450,8 +453,8 @@ def main(argv=None):
     data, shape, path = run_data(args)
     generator = load_generator(args.generator, shape)
     arrays = load_data(data, shape, path)
-    has_test, can_classify, _ = available(arrays)
-    if not (has_test or can_classify):
+    can = available(arrays)
+    if not (can.test or can.classifier):
         print(
             "Nothing to measure: every figure needs test images (a test/ folder) or "
             f"labels (class subfolders, images at least {MIN_CLASSIFIER_SIZE} pixels a "
@@ -459,7 +462,7 @@ def main(argv=None):
         )
         return
     log(inputs.platform_line())  # "is my GPU used?", as gan.py says it
-    cache = classifier_path(data, shape, arrays) if can_classify else None
+    cache = classifier_path(data, shape, arrays) if can.classifier else None
     classifier = load_or_train_classifier(arrays, cache) if cache else None
     figures = evaluate(generator, classifier, arrays, args.seed, data)
     if args.json:
