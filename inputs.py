@@ -219,10 +219,11 @@ def settings_for_run(constants, argv):
         ("LEARNING_RATE", rate, lambda: 0 < rate <= 1, "(0, 1]"),
         ("BETA_1", beta, lambda: 0 <= beta < 1, "[0, 1)"),
     ]:  # NaN and the infinities fail within() too
-        if type(value) not in (int, float) or not within():
+        real = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (real and within()):
             raise InputError(f"{name} must be a number in {interval}, got {value!r}")
     shape = settings["IMG_SHAPE"]
-    whole = type(shape) is tuple and all(type(n) is int and n > 0 for n in shape)
+    whole = isinstance(shape, tuple) and all(type(n) is int and n > 0 for n in shape)
     if not (whole and len(shape) == 3 and shape[2] in (1, 3)):
         raise InputError(
             "IMG_SHAPE must be (height, width, channels) with a height and width of at "

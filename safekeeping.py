@@ -42,13 +42,12 @@ def atomic_write(path, sync=False):
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.remove(temporary)
-        cause = err  # libraries re-raise an OSError as their own errors
-        while cause is not None and not isinstance(cause, (OSError, InputError)):
-            cause = cause.__cause__ or cause.__context__
-        if not isinstance(cause, OSError):
+        if not isinstance(
+            err, OSError
+        ):  # a full disk or a denied folder is, everywhere
             raise
         raise InputError(
-            f"could not write {shown(path)}: {cause.strerror or cause}; free some "
+            f"could not write {shown(path)}: {err.strerror or err}; free some "
             "space or fix the folder's permissions"
         ) from None
 
