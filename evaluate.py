@@ -25,6 +25,7 @@ import keras
 from keras import layers
 
 import gan
+import pictures
 import safekeeping
 
 GENERATOR_PATH = os.path.join(gan.MODEL_DIR, "generator.keras")
@@ -64,7 +65,7 @@ def log(message):
 # --- Data as uint8, flattened to [0, 1] only where a figure needs it; the generator
 def load_data(data, shape, path=""):
     """Both splits, labels where the data have them; a folder's shuffled (seed 0)."""
-    arrays = inputs.read_data(data, shape, path, ("train", "test"), True)
+    arrays = pictures.read_data(data, shape, path, ("train", "test"), True)
     n_train = len(arrays["x_train"])
     if data not in inputs.KERAS_DATASETS:  # sorted by class: training_parts' slices
         order = np.random.default_rng(0).permutation(n_train)  # need a mix of all

@@ -18,17 +18,17 @@
 # %%
 """The classic MLP GAN on MNIST (Goodfellow et al., 2014), in Keras 3: eriklindernoren's
 Keras-GAN `gan/gan.py`, made to train for real. `python gan.py` trains it (flags:
-`python gan.py --help`); the constants below are its knobs. inputs.py and safekeeping.py
-keep a run safe and watchable."""
+`python gan.py --help`); the constants below are its knobs. pictures.py reads the data;
+inputs.py and safekeeping.py keep a run safe and watchable."""
 
 import importlib.util
 import os
 import sys
 
-if not all(importlib.util.find_spec(m) for m in ("inputs", "safekeeping")):
+if not all(importlib.util.find_spec(m) for m in ("inputs", "pictures", "safekeeping")):
     sys.exit(  # a notebook opened on its own, in Colab say
-        "gan.py needs inputs.py and safekeeping.py beside it: upload them next to the "
-        "notebook (Colab: the Files pane), or clone the repository and open it there"
+        "gan.py needs inputs.py, pictures.py and safekeeping.py beside it: upload them "
+        "(Colab: the Files pane), or clone the repository and open the notebook there"
     )
 import inputs  # first: it refuses a too old Python before NumPy loads
 import numpy as np
@@ -40,6 +40,7 @@ import keras
 from keras import layers
 from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
 
+import pictures
 import safekeeping
 
 # %% [markdown]
@@ -88,12 +89,12 @@ def load_images():
     """The training images of DATA, fitted to IMG_SHAPE and scaled to [-1, 1], and
     the line that says what was read."""
     path = globals().get(inputs.KERAS_DATASETS.get(DATA), "")  # MNIST_PATH, say
-    arrays = inputs.read_data(DATA, IMG_SHAPE, path)
+    arrays = pictures.read_data(DATA, IMG_SHAPE, path)
     # float32 once, up front and in place (no float64 copies): the loop only indexes it.
     x_train = arrays["x_train"].astype("float32")
     x_train /= 127.5
     x_train -= 1.0
-    return x_train, inputs.describe(DATA, arrays)
+    return x_train, pictures.describe(DATA, arrays)
 
 
 def sample_noise(n):
@@ -236,8 +237,7 @@ def train_iteration(generator, discriminator, combined, x_train, batch_size):
 # %%
 def sample_images(generator, iteration, noise=None):
     """Saves images/<iteration>.png; `noise` (25 latent points) defaults to fresh."""
-    if noise is None:
-        noise = sample_noise(GRID_ROWS * GRID_COLS)
+    noise = sample_noise(GRID_ROWS * GRID_COLS) if noise is None else noise
     images = 0.5 * generator.predict_on_batch(noise) + 0.5  # [-1, 1] -> [0, 1]
     images = np.clip(images, 0, 1)  # float32 tanh can overshoot by 1e-7
     fig = Figure()

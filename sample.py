@@ -20,6 +20,7 @@ if __name__ == "__main__":  # before Keras loads; what it writes goes aside firs
 inputs.load_keras()
 import evaluate
 import gan
+import pictures
 import safekeeping
 from matplotlib.figure import Figure  # not pyplot: a notebook keeps its own backend
 
@@ -116,7 +117,7 @@ def main(argv=None):
     data, shape, path = evaluate.run_data(args)
     inputs.make_output_dirs([OUTPUT_DIR])
     generator = evaluate.load_generator(args.generator, shape)
-    x_train = inputs.read_data(data, shape, path)["x_train"]
+    x_train = pictures.read_data(data, shape, path)["x_train"]
     evaluate.log(inputs.platform_line())  # "is my GPU used?", as gan.py says it
     paths = [os.path.join(OUTPUT_DIR, name) for name in PICTURES]
     save = safekeeping.save_figure  # each picture as soon as it is drawn

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-import inputs
+import pictures
 from helpers import denied, digits, loaded
 
 
@@ -39,11 +39,11 @@ def test_real_mnist_file(mnist_path):
 def test_one_line_says_what_was_read(tmp_path):
     test = dict(x_test=fake_mnist(4)["x_train"], y_test=np.arange(4, dtype=np.uint8))
     path = write_npz(tmp_path / "m.npz", **fake_mnist(), **test)
-    both = inputs.read_data("mnist", (28, 28, 1), path, ("train", "test"), True)
+    both = pictures.read_data("mnist", (28, 28, 1), path, ("train", "test"), True)
     read = "Read 14 pictures from mnist at (28, 28, 1): 10 train, 4 test, 10 classes"
-    assert inputs.describe("mnist", both) == read
-    train = inputs.read_data("mnist", (14, 14, 3), path)  # what was asked, as fitted
-    assert inputs.describe("mnist", train) == (
+    assert pictures.describe("mnist", both) == read
+    train = pictures.read_data("mnist", (14, 14, 3), path)  # what was asked, as fitted
+    assert pictures.describe("mnist", train) == (
         "Read 10 pictures from mnist at (14, 14, 3): 10 train, 10 classes"
     )
 
@@ -69,12 +69,12 @@ def test_bad_files_are_one_sentence_naming_them(tmp_path, monkeypatch, holds, wo
         path.mkdir()
     elif holds == "denied":
         write_npz(path, **fake_mnist())
-        monkeypatch.setattr(inputs, "open", denied, raising=False)
+        monkeypatch.setattr(pictures.inputs, "open", denied, raising=False)
     elif isinstance(holds, dict):
         write_npz(path, **holds)
     elif holds:  # a function of a good file's bytes
         path.write_bytes(holds(open(write_npz(path, **fake_mnist(200)), "rb").read()))
-    with pytest.raises(inputs.InputError) as error:
+    with pytest.raises(pictures.InputError) as error:
         loaded("mnist", MNIST_PATH=str(path))
     message = str(error.value)
     assert words in message and str(path) in message and "\n" not in message
@@ -96,6 +96,6 @@ def test_a_missing_file_or_network_names_the_fix(tmp_path, monkeypatch, path, fi
         raise Exception("URL fetch failure: no network")
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(inputs.InputError) as error:
+    with pytest.raises(pictures.InputError) as error:
         loaded("mnist", MNIST_PATH=path)
     assert str(error.value) == fix.format(cwd=tmp_path)

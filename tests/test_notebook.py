@@ -48,9 +48,9 @@ def test_papermill_runs_the_notebook_with_parameters(tmp_path, mnist_path, monke
     monkeypatch.delenv("PYTHONPATH", raising=False)  # opened alone, it says so
     with pytest.raises(pytest.importorskip("papermill").PapermillExecutionError) as e:
         execute(tmp_path)
-    assert "gan.py needs inputs.py and safekeeping.py beside it" in str(e.value)
+    assert "needs inputs.py, pictures.py and safekeeping.py beside" in str(e.value)
     assert "ModuleNotFoundError" not in str(e.value)
-    monkeypatch.setenv("PYTHONPATH", str(GAN.parent))  # inputs.py, safekeeping.py
+    monkeypatch.setenv("PYTHONPATH", str(GAN.parent))  # inputs.py, pictures.py, ...
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     nb = execute(tmp_path, ITERATIONS=3, SAMPLE_INTERVAL=1, MNIST_PATH=mnist_path)
     outs = [o for c in nb.cells for o in c.get("outputs", [])]

@@ -11,6 +11,7 @@ from PIL import Image
 import evaluate
 import gan
 import inputs
+import pictures
 import safekeeping
 import sample
 from helpers import CHECKPOINT, GAN, csv_rows, digits, loaded, log_lines, refusal, run
@@ -35,9 +36,9 @@ def test_a_folder_reads_as_the_npz_does_fitted_transparency_on_black(tmp_path):
     np.testing.assert_array_equal(from_folder, loaded("mnist", MNIST_PATH=str(npz)))
     assert from_folder.shape == (40, 28, 28, 1) and from_folder.dtype == np.float32
     folder = write_pictures(tmp_path / "c", colour_pictures(6), suffix=".jpg")
-    grey = inputs.read_data(folder, (20, 10, 1))["x_train"]
+    grey = pictures.read_data(folder, (20, 10, 1))["x_train"]
     assert grey.shape == (6, 20, 10, 1) and grey.dtype == np.uint8
-    colour = inputs.read_data(folder, (12, 16, 3))["x_train"]
+    colour = pictures.read_data(folder, (12, 16, 3))["x_train"]
     assert colour.shape == (6, 12, 16, 3)
     assert colour[0, ..., 0].mean() > 100 > colour[0, ..., 2].mean()  # red stays red
     # White on a transparent white background (RGBA, LA, palette): white on black.
@@ -49,7 +50,7 @@ def test_a_folder_reads_as_the_npz_does_fitted_transparency_on_black(tmp_path):
     palette.putpalette([255] * 6)  # 0: stroke, 1: background, both white
     palette.save(folder / "2.png", transparency=1)
     for channels in (1, 3):
-        x = inputs.read_data(str(folder), (28, 28, channels))["x_train"]
+        x = pictures.read_data(str(folder), (28, 28, channels))["x_train"]
         assert x.shape == (3, 28, 28, channels) and (x == ink[..., None]).all()
 
 
@@ -60,10 +61,10 @@ def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
     write_pictures(tmp_path / "d" / "test", images[24:], labels[24:], ".bmp")
     for skipped in ("notes.txt", ".DS_Store", "train/cat/._00000.png"):
         (tmp_path / "d" / skipped).write_bytes(b"\0\0")  # not pictures: skipped
-    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
+    data = pictures.read_data(folder, (28, 28, 1), splits=("train", "test"))
     read = f"Read 30 pictures from {folder!r} at (28, 28, 1): 24 train, 6 test, 3 "
     read += "classes (skipped 3 files that are not pictures)"
-    assert inputs.describe(folder, data) == read
+    assert pictures.describe(folder, data) == read
     assert data["classes"] == ["cat", "dog", "emu"]
     assert len(data["x_train"]) == 24 and len(data["x_test"]) == 6
     # sorted paths: cat/00000, cat/00003, ... then dog/...
@@ -72,7 +73,7 @@ def test_classes_splits_and_the_line_that_says_what_was_read(tmp_path):
     np.testing.assert_array_equal(data["y_train"], np.repeat([0, 1, 2], 8))
     np.testing.assert_array_equal(data["y_test"], np.repeat([0, 1, 2], 2))
     write_pictures(tmp_path / "d" / "train", digits(1))  # outside a class: no labels
-    data = inputs.read_data(folder, (28, 28, 1), splits=("train", "test"))
+    data = pictures.read_data(folder, (28, 28, 1), splits=("train", "test"))
     assert set(data) == {"x_train", "x_test"} and len(data["x_train"]) == 25
 
 
@@ -126,7 +127,7 @@ def test_data_that_cannot_be_trained_on(
     monkeypatch.setattr(gan, "train", lambda *a: pytest.fail("trained on bad input"))
     if data == "big":  # checked before any picture is read
         monkeypatch.setattr(gan, "IMG_SHAPE", (30000, 30000, 3))
-        monkeypatch.setattr(inputs, "pixels", lambda *a: pytest.fail("read them"))
+        monkeypatch.setattr(pictures, "pixels", lambda *a: pytest.fail("read them"))
     message = refusal(gan.main, ["--data", f"{folders}/{data}"], capsys, "gan.py")
     words = words.format(folders)
     assert message == words if data == "broken" else words in message
